@@ -1,0 +1,1 @@
+//! pico-abi (placeholder)
