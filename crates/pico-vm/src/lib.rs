@@ -1,1 +1,25 @@
-//! pico-vm (placeholder)
+//! pico-vm: the KVM side of a pico process.
+//!
+//! One VM per guest process in 64-bit long mode; the guest's code runs at
+//! ring 3; `syscall` enters a one-instruction trampoline that exits to the
+//! host. This crate knows nothing of Linux syscalls: it offers a VM with
+//! guest memory ([`Vm`], [`Memory`]) and vCPUs whose run loop returns typed
+//! exits ([`Exit`]). It is the only crate that issues KVM ioctls or touches
+//! guest memory through host pointers.
+
+mod cpu;
+mod descriptors;
+mod error;
+mod kernel;
+pub mod layout;
+pub mod memory;
+mod paging;
+pub mod rangemap;
+mod trampoline;
+mod vcpu;
+mod vm;
+
+pub use error::VmError;
+pub use memory::{Access, CstrError, Fault, Memory, Region};
+pub use vcpu::{EntryMode, ExceptionInfo, Exit, Vcpu};
+pub use vm::{Features, Vm};

@@ -1,0 +1,76 @@
+//! Where everything lives in a pico process's guest address space.
+//!
+//! Two regions, both identity-mapped (guest-virtual == guest-physical):
+//!
+//! * the **user window** `[0, WINDOW_SIZE)`: the Linux process's whole
+//!   address space. Guest page tables map it with 2 MiB user read/write/execute
+//!   pages (directories filled in per GiB on first use); what is really mapped, and with which
+//!   protection, is decided by the host mapping behind it (see
+//!   `memory.rs`), which KVM follows through its MMU notifiers on every kind
+//!   of KVM. Memory slots are registered lazily, one `SLOT_CHUNK` at a time.
+//! * the **kernel area** at `KERNEL_BASE`, just above the window: page
+//!   tables, GDT, IDT, TSS, the trampoline and the exception stack. Only the
+//!   trampoline page is user-visible (read + execute), because on PVM a
+//!   ring-3 `syscall` reaches LSTAR still at CPL 3.
+
+/// Size of the user window: the guest's whole user address space (1 TiB).
+pub const WINDOW_SIZE: u64 = 1 << 40;
+/// Memory slots cover the window in chunks of this size, registered on first
+/// use: a 1 TiB slot would cost KVM ~256 MiB of reverse-map metadata.
+pub const SLOT_CHUNK: u64 = 256 << 20;
+/// Guest-physical (and virtual) base of the kernel area.
+pub const KERNEL_BASE: u64 = WINDOW_SIZE;
+/// Size of the kernel area's memory slot.
+pub const KERNEL_SIZE: u64 = 2 << 20;
+/// Guest page size.
+pub const PAGE_SIZE: u64 = 4096;
+
+/// Offsets of the kernel area's pages from `KERNEL_BASE`.
+pub mod kpage {
+    /// Top-level page table.
+    pub const PML4: u64 = 0x0000;
+    /// Page-directory-pointer tables for the window's two 512 GiB halves.
+    pub const PDPT_WINDOW: [u64; 2] = [0x1000, 0x2000];
+    /// Page-directory-pointer table, directory and table of the kernel area.
+    pub const PDPT_KERNEL: u64 = 0x3000;
+    pub const PD_KERNEL: u64 = 0x4000;
+    pub const PT_KERNEL: u64 = 0x5000;
+    /// Descriptor tables and the task-state segment.
+    pub const GDT: u64 = 0x6000;
+    pub const IDT: u64 = 0x7000;
+    pub const TSS: u64 = 0x8000;
+    /// The trampoline: user read + execute, never writable.
+    pub const TRAMPOLINE: u64 = 0x9000;
+    /// Exception stack: two pages, supervisor only; the CPU pushes the
+    /// exception frame at its top.
+    pub const EXCEPTION_STACK: u64 = 0xa000;
+    pub const EXCEPTION_STACK_TOP: u64 = 0xc000;
+    /// First page past the mapped kernel pages.
+    pub const END: u64 = 0xc000;
+    /// Pool of page directories for the window, one per GiB in use.
+    pub const DIRECTORIES: u64 = 0x10_0000;
+    pub const DIRECTORIES_END: u64 = super::KERNEL_SIZE;
+}
+
+/// I/O port the syscall path exits through.
+pub const SYSCALL_PORT: u16 = 0x10;
+/// I/O port of exception vector 0; vector `v` uses `EXCEPTION_PORT_BASE + v`.
+pub const EXCEPTION_PORT_BASE: u16 = 0xc0;
+/// Number of exception vectors with stubs.
+pub const EXCEPTION_VECTORS: u16 = 32;
+
+/// Segment selectors, in Linux's own layout so that `STAR` yields the same
+/// user selectors (0x33 code, 0x2b data) the host kernel uses.
+pub mod selector {
+    pub const KERNEL_CODE: u16 = 0x10;
+    pub const KERNEL_DATA: u16 = 0x18;
+    pub const USER_CODE32: u16 = 0x23;
+    pub const USER_DATA: u16 = 0x2b;
+    pub const USER_CODE: u16 = 0x33;
+    pub const TSS: u16 = 0x38;
+}
+
+/// Guest-physical address of a kernel-area page.
+pub const fn kernel_addr(offset: u64) -> u64 {
+    KERNEL_BASE + offset
+}

@@ -1,0 +1,488 @@
+//! The guest's user memory: one host reservation (the window) behind the
+//! whole guest address space, and the record of what the guest mapped.
+//!
+//! This is the only module that touches guest user memory from the host.
+//! Every guest mapping is a host mapping at `base + guest address` with the
+//! same protection and sharing, so file mappings are zero-copy and KVM sees
+//! every change through its MMU notifiers. Unmapped parts of the window are
+//! `PROT_NONE` reservations: a guest access there fails `KVM_RUN` with
+//! `EFAULT`, and the window never has holes another host mapping could
+//! fall into.
+//!
+//! Host copies to and from guest memory go through vm-memory's
+//! bounds-checked volatile accessors, after a check against the guest's
+//! mappings so that a bad guest pointer is a `Fault`, never a host crash.
+
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap, GuestRegionMmap, MmapRegion};
+
+use crate::layout::{PAGE_SIZE, WINDOW_SIZE};
+use crate::rangemap::RangeMap;
+
+/// Linux protection bits, as in `mmap(2)`.
+pub const PROT_READ: u32 = 1;
+pub const PROT_WRITE: u32 = 2;
+pub const PROT_EXEC: u32 = 4;
+
+/// What the guest has at a mapped range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Region {
+    pub prot: u32,
+    pub shared: bool,
+    /// File mappings: offset of the range's start in the file. `None` for
+    /// anonymous memory.
+    pub file_offset: Option<u64>,
+}
+
+/// How the host is about to use a guest range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+}
+
+/// A guest address the guest may not access this way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fault {
+    pub addr: u64,
+}
+
+/// Host memory behind the guest's user address space.
+pub struct Memory {
+    base: *mut u8,
+    /// Host bytes reserved (window plus alignment slack).
+    reserved: usize,
+    reserved_at: *mut u8,
+    guest: GuestMemoryMmap,
+    regions: RangeMap<Region>,
+}
+
+// SAFETY: `Memory` owns its reservation; the raw pointers are only
+// addresses of that reservation, valid from any thread.
+unsafe impl Send for Memory {}
+
+fn page_aligned(addr: u64, len: u64) -> bool {
+    addr % PAGE_SIZE == 0 && len % PAGE_SIZE == 0 && len > 0
+}
+
+fn in_window(addr: u64, len: u64) -> bool {
+    addr.checked_add(len).is_some_and(|end| end <= WINDOW_SIZE)
+}
+
+fn check_mmap(ret: *mut libc::c_void, want: *mut u8) -> io::Result<()> {
+    if ret == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    if ret as *mut u8 != want {
+        return Err(io::Error::other("mmap did not honour MAP_FIXED"));
+    }
+    Ok(())
+}
+
+impl Memory {
+    /// Reserves the window, aligned to 1 GiB so KVM can back the guest with
+    /// huge pages where the host has them.
+    pub fn new() -> io::Result<Memory> {
+        const ALIGN: usize = 1 << 30;
+        let reserved = WINDOW_SIZE as usize + ALIGN;
+        // SAFETY: a fresh anonymous PROT_NONE reservation; no existing memory
+        // is affected.
+        let at = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                reserved,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if at == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let base = ((at as usize).next_multiple_of(ALIGN)) as *mut u8;
+        // SAFETY: [base, base + WINDOW_SIZE) lies inside the reservation made
+        // above, which lives as long as `Memory`; the region does not own it.
+        let region = unsafe {
+            MmapRegion::build_raw(
+                base,
+                WINDOW_SIZE as usize,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            )
+        }
+        .map_err(|e| io::Error::other(format!("guest memory region: {e}")))?;
+        let region = GuestRegionMmap::new(region, GuestAddress(0))
+            .ok_or_else(|| io::Error::other("guest memory region overflows"))?;
+        let guest = GuestMemoryMmap::from_regions(vec![region])
+            .map_err(|e| io::Error::other(format!("guest memory: {e}")))?;
+        Ok(Memory {
+            base,
+            reserved,
+            reserved_at: at as *mut u8,
+            guest,
+            regions: RangeMap::new(),
+        })
+    }
+
+    /// Host address of guest address 0.
+    pub fn host_base(&self) -> u64 {
+        self.base as u64
+    }
+
+    /// The guest's mappings.
+    pub fn regions(&self) -> &RangeMap<Region> {
+        &self.regions
+    }
+
+    fn host(&self, addr: u64) -> *mut u8 {
+        self.base.wrapping_add(addr as usize)
+    }
+
+    /// Maps anonymous zeroed memory at `[addr, addr+len)`, replacing what was there.
+    pub fn map_anon(&mut self, addr: u64, len: u64, prot: u32, shared: bool) -> io::Result<()> {
+        self.map(addr, len, prot, shared, None)
+    }
+
+    /// Maps `len` bytes of `fd` from `offset` at `addr`, replacing what was there.
+    pub fn map_file(
+        &mut self,
+        addr: u64,
+        len: u64,
+        prot: u32,
+        shared: bool,
+        fd: BorrowedFd<'_>,
+        offset: u64,
+    ) -> io::Result<()> {
+        self.map(addr, len, prot, shared, Some((fd, offset)))
+    }
+
+    fn map(
+        &mut self,
+        addr: u64,
+        len: u64,
+        prot: u32,
+        shared: bool,
+        file: Option<(BorrowedFd<'_>, u64)>,
+    ) -> io::Result<()> {
+        if !page_aligned(addr, len) || !in_window(addr, len) {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        let sharing = if shared {
+            libc::MAP_SHARED
+        } else {
+            libc::MAP_PRIVATE
+        };
+        let (flags, fd, offset) = match file {
+            Some((fd, offset)) => (sharing, fd.as_raw_fd(), offset),
+            None => (sharing | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE, -1, 0),
+        };
+        let want = self.host(addr);
+        // SAFETY: [want, want+len) is inside the window (checked above),
+        // which this `Memory` owns; replacing it affects only guest memory.
+        let ret = unsafe {
+            libc::mmap(
+                want.cast(),
+                len as usize,
+                prot as i32,
+                flags | libc::MAP_FIXED,
+                fd,
+                offset as libc::off_t,
+            )
+        };
+        check_mmap(ret, want)?;
+        let file_offset = file.map(|(_, off)| off);
+        self.regions.insert(
+            addr,
+            addr + len,
+            Region {
+                prot,
+                shared,
+                file_offset,
+            },
+        );
+        Ok(())
+    }
+
+    /// Unmaps `[addr, addr+len)`: back to a `PROT_NONE` reservation.
+    pub fn unmap(&mut self, addr: u64, len: u64) -> io::Result<()> {
+        if !page_aligned(addr, len) || !in_window(addr, len) {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        self.reserve(addr, len)?;
+        self.regions.remove(addr, addr + len);
+        Ok(())
+    }
+
+    fn reserve(&mut self, addr: u64, len: u64) -> io::Result<()> {
+        let want = self.host(addr);
+        // SAFETY: inside the window (checked by callers); turns guest memory
+        // back into an inaccessible reservation.
+        let ret = unsafe {
+            libc::mmap(
+                want.cast(),
+                len as usize,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_FIXED,
+                -1,
+                0,
+            )
+        };
+        check_mmap(ret, want)
+    }
+
+    /// Changes the protection of `[addr, addr+len)`, which must be mapped.
+    pub fn protect(&mut self, addr: u64, len: u64, prot: u32) -> io::Result<()> {
+        if !page_aligned(addr, len) || !in_window(addr, len) {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        if !self.regions.covered(addr, addr + len, |_| true) {
+            return Err(io::Error::from_raw_os_error(libc::ENOMEM));
+        }
+        // SAFETY: the range is inside the window and mapped (checked above).
+        let ret = unsafe { libc::mprotect(self.host(addr).cast(), len as usize, prot as i32) };
+        if ret != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        self.regions.update(addr, addr + len, |r| r.prot = prot);
+        Ok(())
+    }
+
+    /// Moves `[old, old+old_len)` to `[new, new+new_len)` (host `mremap`),
+    /// leaving a reservation behind. Both ranges must be in the window.
+    pub fn remap(&mut self, old: u64, old_len: u64, new: u64, new_len: u64) -> io::Result<()> {
+        if !page_aligned(old, old_len)
+            || !page_aligned(new, new_len)
+            || !in_window(old, old_len)
+            || !in_window(new, new_len)
+        {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        let Some((_, _, &region)) = self.regions.get(old) else {
+            return Err(io::Error::from_raw_os_error(libc::EFAULT));
+        };
+        let want = self.host(new);
+        // SAFETY: both ranges are inside the window; the old one is a guest
+        // mapping, the new one guest address space the caller chose.
+        let ret = unsafe {
+            libc::mremap(
+                self.host(old).cast(),
+                old_len as usize,
+                new_len as usize,
+                libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED,
+                want,
+            )
+        };
+        check_mmap(ret, want)?;
+        self.regions.remove(old, old + old_len);
+        // mremap left a hole in the window where the old range was.
+        let (hole, hole_len) = if new == old {
+            (old + new_len, old_len.saturating_sub(new_len))
+        } else {
+            (old, old_len)
+        };
+        if hole_len > 0 {
+            self.reserve(hole, hole_len)?;
+        }
+        self.regions.insert(new, new + new_len, region);
+        Ok(())
+    }
+
+    /// Host `madvise` on a mapped guest range (e.g. `MADV_DONTNEED`).
+    pub fn advise(&mut self, addr: u64, len: u64, advice: i32) -> io::Result<()> {
+        if !page_aligned(addr, len) || !in_window(addr, len) {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        // SAFETY: inside the window; madvise never makes host memory invalid.
+        let ret = unsafe { libc::madvise(self.host(addr).cast(), len as usize, advice) };
+        if ret != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// Checks that the guest may access `[addr, addr+len)` as `access`.
+    pub fn check(&self, addr: u64, len: u64, access: Access) -> Result<(), Fault> {
+        if len == 0 {
+            return Ok(());
+        }
+        let end = addr
+            .checked_add(len)
+            .filter(|&e| e <= WINDOW_SIZE)
+            .ok_or(Fault { addr })?;
+        let want = match access {
+            Access::Read => PROT_READ | PROT_WRITE | PROT_EXEC,
+            Access::Write => PROT_WRITE,
+        };
+        if self.regions.covered(addr, end, |r| r.prot & want != 0) {
+            Ok(())
+        } else {
+            Err(Fault { addr })
+        }
+    }
+
+    /// Host pointer to a checked guest range, for host syscalls that read or
+    /// write guest memory themselves (zero-copy I/O). The kernel, not
+    /// picorun, dereferences it, so a race with an unmap is an `EFAULT`.
+    pub fn host_range(&self, addr: u64, len: u64, access: Access) -> Result<*mut u8, Fault> {
+        self.check(addr, len, access)?;
+        Ok(self.host(addr))
+    }
+
+    /// Copies guest memory at `addr` into `buf`.
+    pub fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), Fault> {
+        self.check(addr, buf.len() as u64, Access::Read)?;
+        self.guest
+            .read_slice(buf, GuestAddress(addr))
+            .map_err(|_| Fault { addr })
+    }
+
+    /// Copies `buf` into guest memory at `addr`.
+    pub fn write(&self, addr: u64, buf: &[u8]) -> Result<(), Fault> {
+        self.check(addr, buf.len() as u64, Access::Write)?;
+        self.guest
+            .write_slice(buf, GuestAddress(addr))
+            .map_err(|_| Fault { addr })
+    }
+
+    /// Writes `buf` even where the guest may not write (the loader filling
+    /// read-only segments, the initial stack): the host mapping must allow it.
+    pub fn write_initial(&self, addr: u64, buf: &[u8]) -> Result<(), Fault> {
+        self.check(addr, buf.len() as u64, Access::Read)?;
+        if !self
+            .regions
+            .covered(addr, addr + buf.len() as u64, |r| r.prot & PROT_WRITE != 0)
+        {
+            return Err(Fault { addr });
+        }
+        self.guest
+            .write_slice(buf, GuestAddress(addr))
+            .map_err(|_| Fault { addr })
+    }
+
+    pub fn read_u64(&self, addr: u64) -> Result<u64, Fault> {
+        let mut b = [0u8; 8];
+        self.read(addr, &mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
+
+    pub fn write_u64(&self, addr: u64, value: u64) -> Result<(), Fault> {
+        self.write(addr, &value.to_le_bytes())
+    }
+
+    /// Reads a NUL-terminated string of at most `max` bytes (without the NUL).
+    /// Reads page by page so a string that ends just before an unmapped page
+    /// is fine.
+    pub fn read_cstr(&self, addr: u64, max: usize) -> Result<Vec<u8>, CstrError> {
+        let mut out = Vec::new();
+        let mut at = addr;
+        while out.len() <= max {
+            let chunk = (PAGE_SIZE - at % PAGE_SIZE).min((max + 1 - out.len()) as u64);
+            let mut buf = vec![0u8; chunk as usize];
+            self.read(at, &mut buf).map_err(CstrError::Fault)?;
+            if let Some(nul) = buf.iter().position(|&b| b == 0) {
+                out.extend_from_slice(&buf[..nul]);
+                return Ok(out);
+            }
+            out.extend_from_slice(&buf);
+            at += chunk;
+        }
+        Err(CstrError::TooLong)
+    }
+}
+
+/// Why a guest string could not be read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CstrError {
+    Fault(Fault),
+    TooLong,
+}
+
+impl Drop for Memory {
+    fn drop(&mut self) {
+        // SAFETY: the reservation was made in `new` and nothing refers to it
+        // any more (the VM that used it as a memory slot is dropped first).
+        unsafe {
+            libc::munmap(self.reserved_at.cast(), self.reserved);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mapped_memory_is_readable_and_writable_through_checks() {
+        let mut m = Memory::new().unwrap();
+        m.map_anon(0x40_0000, 0x2000, PROT_READ | PROT_WRITE, false)
+            .unwrap();
+        m.write(0x40_0ff0, b"hello, pico\0").unwrap();
+        assert_eq!(m.read_cstr(0x40_0ff0, 100).unwrap(), b"hello, pico");
+        assert_eq!(
+            m.read_u64(0x40_0ff0).unwrap(),
+            u64::from_le_bytes(*b"hello, p")
+        );
+    }
+
+    #[test]
+    fn unmapped_and_read_only_memory_faults_instead_of_crashing() {
+        let mut m = Memory::new().unwrap();
+        m.map_anon(0x40_0000, 0x1000, PROT_READ, false).unwrap();
+        assert_eq!(m.write(0x40_0000, b"x"), Err(Fault { addr: 0x40_0000 }));
+        assert!(
+            m.read(0x40_0ffc, &mut [0u8; 8]).is_err(),
+            "runs off the mapping"
+        );
+        assert!(m.read(0, &mut [0u8; 1]).is_err());
+        assert!(m.read(WINDOW_SIZE - 1, &mut [0u8; 4]).is_err());
+        assert!(m.read(u64::MAX - 2, &mut [0u8; 8]).is_err());
+        m.unmap(0x40_0000, 0x1000).unwrap();
+        assert!(m.read(0x40_0000, &mut [0u8; 1]).is_err());
+    }
+
+    #[test]
+    fn protect_changes_what_the_checks_allow() {
+        let mut m = Memory::new().unwrap();
+        m.map_anon(0x10000, 0x3000, PROT_READ | PROT_WRITE, false)
+            .unwrap();
+        m.protect(0x11000, 0x1000, PROT_READ).unwrap();
+        assert!(m.write(0x10000, b"a").is_ok());
+        assert!(m.write(0x11000, b"a").is_err());
+        assert!(m.write(0x12000, b"a").is_ok());
+        assert!(
+            m.protect(0x13000, 0x1000, PROT_READ).is_err(),
+            "unmapped: ENOMEM"
+        );
+    }
+
+    #[test]
+    fn remap_moves_contents_and_leaves_a_reservation() {
+        let mut m = Memory::new().unwrap();
+        m.map_anon(0x10000, 0x1000, PROT_READ | PROT_WRITE, false)
+            .unwrap();
+        m.write(0x10000, b"moved").unwrap();
+        m.remap(0x10000, 0x1000, 0x80000, 0x3000).unwrap();
+        let mut b = [0u8; 5];
+        m.read(0x80000, &mut b).unwrap();
+        assert_eq!(&b, b"moved");
+        assert!(m.read(0x10000, &mut b).is_err());
+        assert!(m.write(0x82000, b"grown").is_ok());
+    }
+
+    #[test]
+    fn unterminated_string_is_too_long() {
+        let mut m = Memory::new().unwrap();
+        m.map_anon(0x10000, 0x1000, PROT_READ | PROT_WRITE, false)
+            .unwrap();
+        m.write(0x10000, &[b'a'; 64]).unwrap();
+        assert_eq!(m.read_cstr(0x10000, 10), Err(CstrError::TooLong));
+        m.write(0x10fc0, &[b'b'; 64]).unwrap();
+        assert!(matches!(
+            m.read_cstr(0x10fc0, 4096),
+            Err(CstrError::Fault(_))
+        ));
+    }
+}

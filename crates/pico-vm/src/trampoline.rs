@@ -1,0 +1,75 @@
+//! The trampoline's bytes, assembled from `guest-stubs/trampoline.S` into
+//! the picorun binary (as data) with the ports passed as `const` operands,
+//! so the assembly and `layout.rs` cannot disagree.
+
+use crate::layout::{EXCEPTION_PORT_BASE, SYSCALL_PORT};
+
+std::arch::global_asm!(
+    include_str!("../../../guest-stubs/trampoline.S"),
+    SYSCALL_PORT = const SYSCALL_PORT,
+    EXCEPTION_PORT_BASE = const EXCEPTION_PORT_BASE,
+    options(att_syntax)
+);
+
+extern "C" {
+    static pico_trampoline_start: u8;
+    static pico_trampoline_exceptions: u8;
+    static pico_trampoline_end: u8;
+}
+
+/// The trampoline image and the offsets of its entry points.
+pub struct Trampoline {
+    pub bytes: &'static [u8],
+    /// Offset of the syscall entry (LSTAR).
+    pub syscall_entry: u64,
+    /// Offset of the first exception stub; each stub is `stub_size` long.
+    pub exceptions: u64,
+    pub stub_size: u64,
+}
+
+/// Length of the `out imm8, al` instruction: the rip the host sees after it.
+pub const OUT_LEN: u64 = 2;
+
+pub fn trampoline() -> Trampoline {
+    // The three symbols are defined by the global_asm! above in one section,
+    // in this order; only their addresses are taken, never a value.
+    let (start, exceptions, end) = (
+        std::ptr::addr_of!(pico_trampoline_start) as usize,
+        std::ptr::addr_of!(pico_trampoline_exceptions) as usize,
+        std::ptr::addr_of!(pico_trampoline_end) as usize,
+    );
+    // SAFETY: [start, end) is the trampoline's bytes in read-only data,
+    // which live for the whole program.
+    let bytes = unsafe { std::slice::from_raw_parts(start as *const u8, end - start) };
+    Trampoline {
+        bytes,
+        syscall_entry: 0,
+        exceptions: (exceptions - start) as u64,
+        stub_size: 4,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn syscall_entry_is_one_out_to_the_syscall_port() {
+        let t = trampoline();
+        assert_eq!(&t.bytes[..2], &[0xe6, SYSCALL_PORT as u8]);
+        assert_eq!(&t.bytes[2..4], &[0x0f, 0x0b], "ud2 after the exit");
+    }
+
+    #[test]
+    fn each_exception_stub_exits_through_its_own_port() {
+        let t = trampoline();
+        for v in 0..32u64 {
+            let at = (t.exceptions + v * t.stub_size) as usize;
+            assert_eq!(
+                &t.bytes[at..at + 2],
+                &[0xe6, EXCEPTION_PORT_BASE as u8 + v as u8]
+            );
+        }
+        assert_eq!(t.bytes.len() as u64, t.exceptions + 32 * t.stub_size);
+    }
+}

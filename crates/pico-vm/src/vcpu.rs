@@ -1,0 +1,343 @@
+//! A vCPU and its run loop: `KVM_RUN` until the guest needs the host, then
+//! a typed [`Exit`]. The syscall hot path is one `KVM_RUN` and two copies of
+//! the register block; no register ioctl when `KVM_CAP_SYNC_REGS` exists.
+
+use std::sync::Arc;
+
+use kvm_bindings::{kvm_regs, kvm_sregs, kvm_xcrs, CpuId, Msrs};
+use kvm_ioctls::{Kvm, SyncReg, VcpuExit, VcpuFd};
+
+use crate::cpu;
+use crate::descriptors::has_error_code;
+use crate::error::VmError;
+use crate::kernel::KernelArea;
+use crate::layout::{kernel_addr, kpage, EXCEPTION_PORT_BASE, EXCEPTION_VECTORS, SYSCALL_PORT};
+use crate::trampoline::{trampoline, OUT_LEN};
+use crate::vm::Features;
+
+/// Why the guest stopped running.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// A `syscall`: number in rax, arguments in rdi rsi rdx r10 r8 r9.
+    /// Finish it with [`Vcpu::finish_syscall`].
+    Syscall,
+    /// A CPU exception in user mode. `rip`/`rsp` are the user's at the fault.
+    Exception(ExceptionInfo),
+    /// A guest access the host mapping forbids. KVM gives no address on
+    /// some hosts (PVM: `KVM_RUN` fails with `EFAULT`), hence the option.
+    MemoryFault { addr: Option<u64> },
+    /// A host signal interrupted `KVM_RUN`.
+    Interrupted,
+    /// The guest triple-faulted.
+    Shutdown,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExceptionInfo {
+    pub vector: u8,
+    pub error_code: Option<u64>,
+    /// Faulting address for #PF.
+    pub cr2: u64,
+    pub rip: u64,
+    pub rsp: u64,
+    pub rflags: u64,
+}
+
+/// Where a ring-3 `syscall` arrives: decided at the first syscall, because
+/// the two kinds of KVM differ (DESIGN.md §4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntryMode {
+    /// Not yet known.
+    Unknown,
+    /// Still at CPL 3 (PVM): the return only needs rip/rflags/rax.
+    User,
+    /// At CPL 0 (hardware KVM): the return must also load user cs/ss.
+    Kernel,
+}
+
+pub struct Vcpu {
+    fd: VcpuFd,
+    kernel: Arc<KernelArea>,
+    /// The guest's registers as of the last exit; written back before the
+    /// next run when `regs_dirty`.
+    regs: kvm_regs,
+    regs_dirty: bool,
+    sync: bool,
+    entry: EntryMode,
+    lstar: u64,
+    exception_stubs: u64,
+    stub_size: u64,
+}
+
+impl Vcpu {
+    pub(crate) fn new(
+        fd: VcpuFd,
+        kvm: &Kvm,
+        cpuid: &CpuId,
+        kernel: Arc<KernelArea>,
+        features: Features,
+        rip: u64,
+        rsp: u64,
+    ) -> Result<Vcpu, VmError> {
+        let _ = kvm;
+        fd.set_cpuid2(cpuid)
+            .map_err(VmError::kvm("KVM_SET_CPUID2"))?;
+        let sregs = fd.get_sregs().map_err(VmError::kvm("KVM_GET_SREGS"))?;
+        fd.set_sregs(&cpu::initial_sregs(sregs, cpu::has_fsgsbase(cpuid)))
+            .map_err(VmError::kvm("KVM_SET_SREGS"))?;
+        let t = trampoline();
+        let lstar = kernel_addr(kpage::TRAMPOLINE) + t.syscall_entry;
+        let entries = cpu::initial_msrs(lstar);
+        let msrs =
+            Msrs::from_entries(&entries).map_err(|_| VmError::Unsupported("MSR list".into()))?;
+        let set = fd.set_msrs(&msrs).map_err(VmError::kvm("KVM_SET_MSRS"))?;
+        if set != entries.len() {
+            return Err(VmError::Unsupported(format!(
+                "MSR {:#x}",
+                entries[set].index
+            )));
+        }
+        let mut xcrs = kvm_xcrs {
+            nr_xcrs: 1,
+            ..Default::default()
+        };
+        xcrs.xcrs[0].xcr = 0;
+        xcrs.xcrs[0].value = cpu::xcr0(cpuid);
+        fd.set_xcrs(&xcrs).map_err(VmError::kvm("KVM_SET_XCRS"))?;
+        let regs = kvm_regs {
+            rip,
+            rsp,
+            rflags: cpu::RFLAGS_FIXED,
+            ..Default::default()
+        };
+        let mut vcpu = Vcpu {
+            fd,
+            kernel,
+            regs,
+            regs_dirty: true,
+            sync: features.sync_regs,
+            entry: EntryMode::Unknown,
+            lstar,
+            exception_stubs: kernel_addr(kpage::TRAMPOLINE) + t.exceptions,
+            stub_size: t.stub_size,
+        };
+        if vcpu.sync {
+            vcpu.fd.set_sync_valid_reg(SyncReg::Register);
+            // Until the first syscall tells us the entry mode.
+            vcpu.fd.set_sync_valid_reg(SyncReg::SystemRegister);
+        }
+        Ok(vcpu)
+    }
+
+    /// The guest registers as of the last exit.
+    pub fn regs(&self) -> &kvm_regs {
+        &self.regs
+    }
+
+    /// Mutable guest registers; written back before the guest runs again.
+    pub fn regs_mut(&mut self) -> &mut kvm_regs {
+        self.regs_dirty = true;
+        &mut self.regs
+    }
+
+    pub fn entry_mode(&self) -> EntryMode {
+        self.entry
+    }
+
+    /// Completes a syscall the way `sysret` would: rax = `result`,
+    /// rip = rcx, rflags = r11 (user-settable bits only), user cs/ss.
+    pub fn finish_syscall(&mut self, result: u64) -> Result<(), VmError> {
+        let r = &mut self.regs;
+        r.rax = result;
+        r.rip = r.rcx;
+        r.rflags = cpu::user_rflags(r.r11);
+        self.regs_dirty = true;
+        if self.entry == EntryMode::Kernel {
+            self.update_sregs(|s| {
+                s.cs = cpu::user_code_segment();
+                s.ss = cpu::user_data_segment();
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Returns to user mode at `rip` with stack `rsp` (after an exception).
+    pub fn resume_user(&mut self, rip: u64, rsp: u64, rflags: u64) -> Result<(), VmError> {
+        let r = &mut self.regs;
+        r.rip = rip;
+        r.rsp = rsp;
+        r.rflags = cpu::user_rflags(rflags);
+        self.regs_dirty = true;
+        self.update_sregs(|s| {
+            s.cs = cpu::user_code_segment();
+            s.ss = cpu::user_data_segment();
+        })
+    }
+
+    pub fn fs_base(&mut self) -> Result<u64, VmError> {
+        Ok(self.sregs()?.fs.base)
+    }
+
+    pub fn gs_base(&mut self) -> Result<u64, VmError> {
+        Ok(self.sregs()?.gs.base)
+    }
+
+    pub fn set_fs_base(&mut self, base: u64) -> Result<(), VmError> {
+        self.update_sregs(|s| s.fs.base = base)
+    }
+
+    pub fn set_gs_base(&mut self, base: u64) -> Result<(), VmError> {
+        self.update_sregs(|s| s.gs.base = base)
+    }
+
+    /// Current system registers: from the sync area when KVM keeps it
+    /// current (kernel entry mode), else by ioctl (rare paths only).
+    fn sregs(&mut self) -> Result<kvm_sregs, VmError> {
+        if self.sync && self.entry != EntryMode::User {
+            return Ok(self.fd.sync_regs_mut().sregs);
+        }
+        self.fd.get_sregs().map_err(VmError::kvm("KVM_GET_SREGS"))
+    }
+
+    fn update_sregs(&mut self, change: impl FnOnce(&mut kvm_sregs)) -> Result<(), VmError> {
+        if self.sync && self.entry != EntryMode::User {
+            change(&mut self.fd.sync_regs_mut().sregs);
+            self.fd.set_sync_dirty_reg(SyncReg::SystemRegister);
+            return Ok(());
+        }
+        let mut s = self.fd.get_sregs().map_err(VmError::kvm("KVM_GET_SREGS"))?;
+        change(&mut s);
+        self.fd.set_sregs(&s).map_err(VmError::kvm("KVM_SET_SREGS"))
+    }
+
+    /// Runs the guest until it needs the host.
+    pub fn run(&mut self) -> Result<Exit, VmError> {
+        if self.regs_dirty {
+            if self.sync {
+                self.fd.sync_regs_mut().regs = self.regs;
+                self.fd.set_sync_dirty_reg(SyncReg::Register);
+            } else {
+                self.fd
+                    .set_regs(&self.regs)
+                    .map_err(VmError::kvm("KVM_SET_REGS"))?;
+            }
+            self.regs_dirty = false;
+        }
+        let outcome = match self.fd.run() {
+            Ok(VcpuExit::IoOut(port, _)) => Ok(Some(port)),
+            Ok(VcpuExit::IoIn(port, _)) => Ok(Some(port)),
+            Ok(VcpuExit::MmioRead(addr, _)) | Ok(VcpuExit::MmioWrite(addr, _)) => {
+                Err(Exit::MemoryFault { addr: Some(addr) })
+            }
+            Ok(VcpuExit::MemoryFault { gpa, .. }) => Err(Exit::MemoryFault { addr: Some(gpa) }),
+            Ok(VcpuExit::Shutdown) => Err(Exit::Shutdown),
+            Ok(VcpuExit::Intr) => Err(Exit::Interrupted),
+            Ok(other) => return Err(VmError::Unsupported(format!("VM exit {other:?}"))),
+            Err(e) if e.errno() == libc::EFAULT => Err(Exit::MemoryFault { addr: None }),
+            Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => {
+                Err(Exit::Interrupted)
+            }
+            Err(e) => {
+                return Err(VmError::Kvm {
+                    op: "KVM_RUN",
+                    source: e,
+                })
+            }
+        };
+        self.load_regs()?;
+        match outcome {
+            Ok(Some(port)) => self.port_exit(port),
+            Ok(None) => unreachable!(),
+            Err(exit) => Ok(exit),
+        }
+    }
+
+    fn load_regs(&mut self) -> Result<(), VmError> {
+        self.regs = if self.sync {
+            self.fd.sync_regs_mut().regs
+        } else {
+            self.fd.get_regs().map_err(VmError::kvm("KVM_GET_REGS"))?
+        };
+        Ok(())
+    }
+
+    /// Classifies an exit through an I/O port.
+    fn port_exit(&mut self, port: u16) -> Result<Exit, VmError> {
+        let rip = self.regs.rip;
+        if port == SYSCALL_PORT && rip == self.lstar + OUT_LEN {
+            if self.entry == EntryMode::Unknown {
+                self.learn_entry_mode()?;
+            }
+            return Ok(Exit::Syscall);
+        }
+        let vector = port.wrapping_sub(EXCEPTION_PORT_BASE);
+        if vector < EXCEPTION_VECTORS
+            && rip == self.exception_stubs + u64::from(vector) * self.stub_size + OUT_LEN
+        {
+            return self.exception(vector as u8);
+        }
+        // A port access from user code: on hardware this is #GP (IOPL 0, no
+        // I/O bitmap); some hosts let it exit instead. Report it the same way.
+        Ok(Exit::Exception(ExceptionInfo {
+            vector: 13,
+            error_code: Some(0),
+            cr2: 0,
+            rip: rip.wrapping_sub(OUT_LEN),
+            rsp: self.regs.rsp,
+            rflags: self.regs.rflags,
+        }))
+    }
+
+    fn learn_entry_mode(&mut self) -> Result<(), VmError> {
+        let cs = if self.sync {
+            self.fd.sync_regs_mut().sregs.cs
+        } else {
+            self.fd
+                .get_sregs()
+                .map_err(VmError::kvm("KVM_GET_SREGS"))?
+                .cs
+        };
+        self.entry = if cs.dpl == 3 {
+            EntryMode::User
+        } else {
+            EntryMode::Kernel
+        };
+        if self.sync && self.entry == EntryMode::User {
+            // Nothing on the return path needs system registers any more.
+            self.fd.clear_sync_valid_reg(SyncReg::SystemRegister);
+        }
+        log::debug!("syscall entry mode: {:?}", self.entry);
+        Ok(())
+    }
+
+    /// Reads the frame the CPU pushed on the exception stack.
+    fn exception(&mut self, vector: u8) -> Result<Exit, VmError> {
+        let top = kpage::EXCEPTION_STACK_TOP;
+        let words = if has_error_code(vector) { 6 } else { 5 };
+        let word = |i: u64| self.kernel.read_u64(top - 8 * words + 8 * i);
+        let (error_code, frame) = if words == 6 {
+            (Some(word(0)), 1)
+        } else {
+            (None, 0)
+        };
+        let rip = word(frame);
+        let rflags = word(frame + 2);
+        let rsp = word(frame + 3);
+        let cr2 = if vector == 14 {
+            self.fd
+                .get_sregs()
+                .map_err(VmError::kvm("KVM_GET_SREGS"))?
+                .cr2
+        } else {
+            0
+        };
+        Ok(Exit::Exception(ExceptionInfo {
+            vector,
+            error_code,
+            cr2,
+            rip,
+            rsp,
+            rflags,
+        }))
+    }
+}

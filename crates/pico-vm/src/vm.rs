@@ -1,0 +1,180 @@
+//! A pico process's VM: KVM set-up, memory slots, and the guest memory
+//! operations that must keep slots and host mappings in step.
+
+use std::collections::BTreeSet;
+use std::io;
+use std::os::fd::BorrowedFd;
+use std::sync::Arc;
+
+use kvm_bindings::{kvm_userspace_memory_region, CpuId, KVM_MAX_CPUID_ENTRIES};
+use kvm_ioctls::{Cap, Kvm, VmFd};
+
+use crate::error::{kvm_open_error, VmError};
+use crate::kernel::KernelArea;
+use crate::layout::{KERNEL_BASE, KERNEL_SIZE, SLOT_CHUNK, WINDOW_SIZE};
+use crate::memory::Memory;
+use crate::paging::DIRECTORY_SPAN;
+use crate::vcpu::Vcpu;
+
+/// What this host's KVM offers that picorun chooses between.
+#[derive(Clone, Copy, Debug)]
+pub struct Features {
+    /// `KVM_CAP_SYNC_REGS`: registers travel in `kvm_run`, no ioctl per exit.
+    pub sync_regs: bool,
+}
+
+/// One pico process's virtual machine.
+pub struct Vm {
+    // Field order is drop order: the VM goes before the memory behind it.
+    fd: VmFd,
+    kvm: Kvm,
+    kernel: Arc<KernelArea>,
+    memory: Memory,
+    /// Window chunks that have a memory slot.
+    chunks: BTreeSet<u64>,
+    /// Window GiBs that have a page directory.
+    gibs: BTreeSet<u64>,
+    cpuid: CpuId,
+    features: Features,
+}
+
+const KERNEL_SLOT: u32 = 0;
+
+impl Vm {
+    pub fn new() -> Result<Vm, VmError> {
+        let kvm = Kvm::new().map_err(kvm_open_error)?;
+        if !kvm.check_extension(Cap::UserMemory) {
+            return Err(VmError::Unsupported("user memory slots".into()));
+        }
+        let sync_regs =
+            kvm.check_extension_int(Cap::SyncRegs) & kvm_bindings::KVM_SYNC_X86_REGS as i32 != 0;
+        let fd = kvm.create_vm().map_err(VmError::kvm("KVM_CREATE_VM"))?;
+        let kernel = KernelArea::new().map_err(|source| VmError::Memory {
+            op: "kernel area",
+            source,
+        })?;
+        let memory = Memory::new().map_err(|source| VmError::Memory {
+            op: "reserve window",
+            source,
+        })?;
+        let mut cpuid = kvm
+            .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
+            .map_err(VmError::kvm("KVM_GET_SUPPORTED_CPUID"))?;
+        crate::cpu::filter_cpuid(&mut cpuid);
+        let vm = Vm {
+            fd,
+            kvm,
+            kernel,
+            memory,
+            chunks: BTreeSet::new(),
+            gibs: BTreeSet::new(),
+            cpuid,
+            features: Features { sync_regs },
+        };
+        vm.add_slot(KERNEL_SLOT, KERNEL_BASE, KERNEL_SIZE, vm.kernel.host_addr())?;
+        Ok(vm)
+    }
+
+    pub fn features(&self) -> Features {
+        self.features
+    }
+
+    /// The guest's user memory, for reads, writes and checks.
+    pub fn memory(&self) -> &Memory {
+        &self.memory
+    }
+
+    /// Creates vCPU `id`, ready to run ring-3 code at `rip` with stack `rsp`.
+    pub fn create_vcpu(&self, id: u64, rip: u64, rsp: u64) -> Result<Vcpu, VmError> {
+        let fd = self
+            .fd
+            .create_vcpu(id)
+            .map_err(VmError::kvm("KVM_CREATE_VCPU"))?;
+        Vcpu::new(
+            fd,
+            &self.kvm,
+            &self.cpuid,
+            self.kernel.clone(),
+            self.features,
+            rip,
+            rsp,
+        )
+    }
+
+    fn add_slot(&self, slot: u32, guest: u64, size: u64, host: u64) -> Result<(), VmError> {
+        let region = kvm_userspace_memory_region {
+            slot,
+            flags: 0,
+            guest_phys_addr: guest,
+            memory_size: size,
+            userspace_addr: host,
+        };
+        // SAFETY: `host` is a mapping of `size` bytes owned by this Vm (the
+        // kernel area or part of the window), which outlives the VM fd
+        // (field order); it is never unmapped while the slot exists, only
+        // replaced by other mappings at the same addresses.
+        unsafe { self.fd.set_user_memory_region(region) }
+            .map_err(VmError::kvm("KVM_SET_USER_MEMORY_REGION"))
+    }
+
+    /// Registers memory slots and page directories for every window chunk
+    /// `[addr, addr+len)` touches.
+    fn ensure_slots(&mut self, addr: u64, len: u64) -> io::Result<()> {
+        let end = addr.saturating_add(len).min(WINDOW_SIZE);
+        let mut gib = addr / DIRECTORY_SPAN;
+        while gib * DIRECTORY_SPAN < end {
+            if !self.gibs.contains(&gib) {
+                self.kernel.map_window_gib(gib, self.gibs.len() as u64)?;
+                self.gibs.insert(gib);
+            }
+            gib += 1;
+        }
+        let mut chunk = addr / SLOT_CHUNK;
+        while chunk * SLOT_CHUNK < end {
+            if !self.chunks.contains(&chunk) {
+                let guest = chunk * SLOT_CHUNK;
+                let slot = 1 + chunk as u32;
+                self.add_slot(slot, guest, SLOT_CHUNK, self.memory.host_base() + guest)
+                    .map_err(|e| io::Error::other(e.to_string()))?;
+                self.chunks.insert(chunk);
+            }
+            chunk += 1;
+        }
+        Ok(())
+    }
+
+    pub fn map_anon(&mut self, addr: u64, len: u64, prot: u32, shared: bool) -> io::Result<()> {
+        self.ensure_slots(addr, len)?;
+        self.memory.map_anon(addr, len, prot, shared)
+    }
+
+    pub fn map_file(
+        &mut self,
+        addr: u64,
+        len: u64,
+        prot: u32,
+        shared: bool,
+        fd: BorrowedFd<'_>,
+        offset: u64,
+    ) -> io::Result<()> {
+        self.ensure_slots(addr, len)?;
+        self.memory.map_file(addr, len, prot, shared, fd, offset)
+    }
+
+    pub fn unmap(&mut self, addr: u64, len: u64) -> io::Result<()> {
+        self.memory.unmap(addr, len)
+    }
+
+    pub fn protect(&mut self, addr: u64, len: u64, prot: u32) -> io::Result<()> {
+        self.memory.protect(addr, len, prot)
+    }
+
+    pub fn remap(&mut self, old: u64, old_len: u64, new: u64, new_len: u64) -> io::Result<()> {
+        self.ensure_slots(new, new_len)?;
+        self.memory.remap(old, old_len, new, new_len)
+    }
+
+    pub fn advise(&mut self, addr: u64, len: u64, advice: i32) -> io::Result<()> {
+        self.memory.advise(addr, len, advice)
+    }
+}
