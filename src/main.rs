@@ -1,1 +1,41 @@
-fn main() {}
+//! The `picorun` command: run a Linux program as a pico process.
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// Run an unmodified Linux x86-64 program in a hardware-isolated pico
+/// process (a minimal KVM guest per process). Output and exit status are the
+/// program's own.
+#[derive(Parser, Debug)]
+#[command(name = "picorun", version, about)]
+struct Cli {
+    /// Print one strace-style line per syscall to stderr.
+    #[arg(long)]
+    trace: bool,
+    /// Print a per-syscall count and time table to stderr at exit.
+    #[arg(long)]
+    stats: bool,
+    /// The program (looked up in PATH when it has no slash) and its arguments.
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "PROGRAM [ARGS]..."
+    )]
+    command: Vec<OsString>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let default_filter = if cli.trace { "warn" } else { "error" };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default_filter))
+        .format_timestamp(None)
+        .init();
+    let options = picorun::cli::Options {
+        trace: cli.trace,
+        stats: cli.stats,
+    };
+    picorun::cli::run(&cli.command, &options)
+}

@@ -1,1 +1,20 @@
-//! pico-driver (placeholder)
+//! pico-driver: the Linux syscall layer of a pico process.
+//!
+//! Services every syscall of a guest program against real host resources
+//! (files, pipes, time, processes) with Linux semantics, or answers
+//! `ENOSYS`. Knows nothing of KVM ioctls: the VM is pico-vm's. The only
+//! module that calls the host kernel with guest pointers is [`host`].
+
+pub mod exec;
+pub mod fd;
+pub mod host;
+pub mod mm;
+pub mod process;
+pub mod signal;
+pub mod sys;
+pub mod task;
+pub mod trace;
+
+pub use exec::ExecError;
+pub use process::{Config, Process};
+pub use task::Outcome;

@@ -323,6 +323,24 @@ impl Memory {
         }
     }
 
+    /// How many bytes from `addr` (at most `len`) the guest may access as
+    /// `access`, without a gap.
+    pub fn accessible_len(&self, addr: u64, len: u64, access: Access) -> u64 {
+        let end = addr.saturating_add(len).min(WINDOW_SIZE);
+        let want = match access {
+            Access::Read => PROT_READ | PROT_WRITE | PROT_EXEC,
+            Access::Write => PROT_WRITE,
+        };
+        let mut at = addr;
+        for (s, e, r) in self.regions.overlapping(addr, end) {
+            if s != at || r.prot & want == 0 {
+                break;
+            }
+            at = e;
+        }
+        at.saturating_sub(addr)
+    }
+
     /// Host pointer to a checked guest range, for host syscalls that read or
     /// write guest memory themselves (zero-copy I/O). The kernel, not
     /// picorun, dereferences it, so a race with an unmap is an `EFAULT`.
@@ -441,6 +459,18 @@ mod tests {
         assert!(m.read(u64::MAX - 2, &mut [0u8; 8]).is_err());
         m.unmap(0x40_0000, 0x1000).unwrap();
         assert!(m.read(0x40_0000, &mut [0u8; 1]).is_err());
+    }
+
+    #[test]
+    fn accessible_len_stops_at_the_first_gap() {
+        let mut m = Memory::new().unwrap();
+        m.map_anon(0x10000, 0x2000, PROT_READ | PROT_WRITE, false)
+            .unwrap();
+        m.map_anon(0x12000, 0x1000, PROT_READ, false).unwrap();
+        assert_eq!(m.accessible_len(0x10800, 0x10000, Access::Read), 0x2800);
+        assert_eq!(m.accessible_len(0x10800, 0x10000, Access::Write), 0x1800);
+        assert_eq!(m.accessible_len(0x10800, 0x10, Access::Write), 0x10);
+        assert_eq!(m.accessible_len(0x20000, 0x10, Access::Read), 0);
     }
 
     #[test]

@@ -1,0 +1,178 @@
+//! Loading a program into a fresh pico process: the ELF load plan
+//! (pico-loader) carried out with zero-copy file mappings, the initial
+//! stack, and the registers to start at.
+
+use std::ffi::OsString;
+use std::fmt;
+use std::fs::File;
+use std::os::fd::AsFd;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use pico_abi::auxv;
+use pico_loader::{build_stack, ElfKind, LoadError, MapStep, Prot, StackSpec};
+use pico_vm::Vm;
+
+use crate::mm::{Layout, PIE_BASE, STACK_SIZE, STACK_TOP};
+
+/// Why a program could not be started.
+#[derive(Debug)]
+pub enum ExecError {
+    /// The file does not exist (the CLI's exit 127).
+    NotFound(PathBuf),
+    /// The file exists but cannot be run (exit 126).
+    NotExecutable(PathBuf, String),
+    /// picorun itself could not set up the VM (exit 125).
+    Vm(pico_vm::VmError),
+}
+
+impl fmt::Display for ExecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExecError::NotFound(p) => write!(f, "{}: not found", p.display()),
+            ExecError::NotExecutable(p, why) => write!(f, "{}: {why}", p.display()),
+            ExecError::Vm(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for ExecError {}
+
+/// Where a loaded program starts.
+pub struct Loaded {
+    pub entry: u64,
+    pub stack_pointer: u64,
+    pub layout: Layout,
+}
+
+fn prot(p: Prot) -> u32 {
+    p.to_linux() as u32
+}
+
+fn not_exec(path: &Path, why: impl fmt::Display) -> ExecError {
+    ExecError::NotExecutable(path.to_path_buf(), why.to_string())
+}
+
+/// Reads and checks `path`, maps it into `vm`, builds the stack.
+pub fn load(
+    vm: &mut Vm,
+    path: &Path,
+    argv: &[OsString],
+    envp: &[OsString],
+) -> Result<Loaded, ExecError> {
+    let file = File::open(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => ExecError::NotFound(path.to_path_buf()),
+        _ => not_exec(path, e),
+    })?;
+    if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
+        return Err(not_exec(path, "is a directory"));
+    }
+    let bytes = std::fs::read(path).map_err(|e| not_exec(path, e))?;
+    let plan = pico_loader::parse(&bytes).map_err(|e| match e {
+        LoadError::NotElf => not_exec(path, "not an ELF executable (cannot execute binary file)"),
+        other => not_exec(path, other),
+    })?;
+    if let Some(interp) = &plan.interp {
+        return Err(not_exec(
+            path,
+            format!("dynamically linked (interpreter {interp}): only static programs are supported so far"),
+        ));
+    }
+    let bias = match plan.kind {
+        ElfKind::Exec => 0,
+        ElfKind::Dyn => PIE_BASE.wrapping_sub(plan.span.0),
+    };
+    let map_err = |e: std::io::Error| not_exec(path, format!("cannot map segment: {e}"));
+    let mut finals = Vec::new();
+    for step in plan.map_steps(bias) {
+        match step {
+            MapStep::File {
+                addr,
+                len,
+                offset,
+                prot: p,
+            } => {
+                // Writable until the BSS head is zeroed; final protection after.
+                vm.map_file(addr, len, prot(p) | 2, false, file.as_fd(), offset)
+                    .map_err(map_err)?;
+                finals.push((addr, len, prot(p)));
+            }
+            MapStep::Zero { addr, len } => {
+                vm.memory()
+                    .write_initial(addr, &vec![0u8; len as usize])
+                    .map_err(|_| not_exec(path, "cannot zero BSS"))?;
+            }
+            MapStep::Anon { addr, len, prot: p } => {
+                vm.map_anon(addr, len, prot(p), false).map_err(map_err)?
+            }
+        }
+    }
+    for (addr, len, p) in finals {
+        vm.protect(addr, len, p).map_err(map_err)?;
+    }
+    let stack_prot = 1 | 2 | if plan.exec_stack { 4 } else { 0 };
+    vm.map_anon(STACK_TOP - STACK_SIZE, STACK_SIZE, stack_prot, false)
+        .map_err(map_err)?;
+
+    let bytes_of = |v: &[OsString]| v.iter().map(|s| s.as_bytes().to_vec()).collect::<Vec<_>>();
+    let argv = bytes_of(argv);
+    let envp = bytes_of(envp);
+    let mut random = [0u8; 16];
+    let _ = getrandom(&mut random);
+    let entry = bias.wrapping_add(plan.entry);
+    let aux = [
+        (auxv::AT_MINSIGSTKSZ, host_auxv(libc::AT_MINSIGSTKSZ)),
+        (auxv::AT_HWCAP, host_auxv(libc::AT_HWCAP)),
+        (auxv::AT_PAGESZ, 4096),
+        (auxv::AT_CLKTCK, 100),
+        (
+            auxv::AT_PHDR,
+            plan.phdr_vaddr.map(|p| bias.wrapping_add(p)).unwrap_or(0),
+        ),
+        (auxv::AT_PHENT, plan.phent),
+        (auxv::AT_PHNUM, plan.phnum),
+        (auxv::AT_BASE, 0),
+        (auxv::AT_FLAGS, 0),
+        (auxv::AT_ENTRY, entry),
+        (auxv::AT_UID, host_auxv(libc::AT_UID)),
+        (auxv::AT_EUID, host_auxv(libc::AT_EUID)),
+        (auxv::AT_GID, host_auxv(libc::AT_GID)),
+        (auxv::AT_EGID, host_auxv(libc::AT_EGID)),
+        (auxv::AT_SECURE, 0),
+        // FSGSBASE (bit 1) only if the guest may use it: it is not enabled.
+        (auxv::AT_HWCAP2, host_auxv(libc::AT_HWCAP2) & !2),
+    ];
+    let execfn = argv
+        .first()
+        .cloned()
+        .unwrap_or_else(|| path.as_os_str().as_bytes().to_vec());
+    let image = build_stack(&StackSpec {
+        stack_top: STACK_TOP,
+        argv: &argv,
+        envp: &envp,
+        execfn: &execfn,
+        platform: b"x86_64",
+        random,
+        auxv: &aux,
+    })
+    .map_err(|e| not_exec(path, format!("arguments: {e}")))?;
+    vm.memory()
+        .write_initial(image.sp, &image.bytes)
+        .map_err(|_| not_exec(path, "cannot write the initial stack"))?;
+    let brk = plan.brk_start(bias);
+    Ok(Loaded {
+        entry,
+        stack_pointer: image.sp,
+        layout: Layout {
+            brk_start: brk,
+            brk,
+        },
+    })
+}
+
+use crate::host::auxval as host_auxv;
+
+fn getrandom(buf: &mut [u8]) -> std::io::Result<()> {
+    use std::io::Read;
+    File::open("/dev/urandom")?.read_exact(buf)
+}

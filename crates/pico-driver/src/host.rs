@@ -1,0 +1,273 @@
+//! The driver's one door to the host kernel with guest memory: host
+//! syscalls whose pointer arguments are checked guest ranges or strings the
+//! driver owns. Zero-copy: the host kernel reads and writes guest memory
+//! directly, so `read(2)` into a guest buffer costs what it costs natively.
+
+use std::ffi::CStr;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+
+use pico_abi::Errno;
+use pico_vm::{Access, Memory};
+
+/// A guest range checked against the guest's mappings, as a host pointer.
+/// Only [`GuestBuf::new`] makes one.
+#[derive(Clone, Copy, Debug)]
+pub struct GuestBuf {
+    ptr: *mut u8,
+    len: usize,
+}
+
+impl GuestBuf {
+    /// Checks `[addr, addr+len)` for `access`; `EFAULT` if the guest may not.
+    pub fn new(mem: &Memory, addr: u64, len: u64, access: Access) -> Result<GuestBuf, Errno> {
+        let ptr = mem
+            .host_range(addr, len, access)
+            .map_err(|_| Errno::EFAULT)?;
+        Ok(GuestBuf {
+            ptr,
+            len: len as usize,
+        })
+    }
+
+    /// Like [`GuestBuf::new`], but shortened to the part that is accessible,
+    /// as Linux copies up to the first fault: `EFAULT` only if no byte is.
+    pub fn prefix(mem: &Memory, addr: u64, len: u64, access: Access) -> Result<GuestBuf, Errno> {
+        let usable = mem.accessible_len(addr, len, access);
+        if usable == 0 && len > 0 {
+            return Err(Errno::EFAULT);
+        }
+        GuestBuf::new(mem, addr, usable, access)
+    }
+
+    /// A null pointer argument (an optional buffer the guest left out).
+    pub fn null() -> GuestBuf {
+        GuestBuf {
+            ptr: std::ptr::null_mut(),
+            len: 0,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn addr(&self) -> u64 {
+        self.ptr as u64
+    }
+}
+
+/// One argument of a host syscall.
+#[derive(Clone, Copy)]
+pub enum HostArg<'a> {
+    /// A plain integer (flags, sizes, ids); never a pointer.
+    Int(u64),
+    /// A host descriptor from the guest's fd table.
+    Fd(RawFd),
+    /// Guest memory.
+    Buf(GuestBuf),
+    /// A string the driver owns for the duration of the call.
+    Str(&'a CStr),
+    /// A host-side struct the driver owns (e.g. an iovec array).
+    Local(*mut u8),
+}
+
+impl HostArg<'_> {
+    fn raw(self) -> u64 {
+        match self {
+            HostArg::Int(v) => v,
+            HostArg::Fd(fd) => fd as i64 as u64,
+            HostArg::Buf(b) => b.ptr as u64,
+            HostArg::Str(s) => s.as_ptr() as u64,
+            HostArg::Local(p) => p as u64,
+        }
+    }
+}
+
+impl From<u64> for HostArg<'_> {
+    fn from(v: u64) -> Self {
+        HostArg::Int(v)
+    }
+}
+
+impl From<GuestBuf> for HostArg<'_> {
+    fn from(b: GuestBuf) -> Self {
+        HostArg::Buf(b)
+    }
+}
+
+impl<'a> From<&'a CStr> for HostArg<'a> {
+    fn from(s: &'a CStr) -> Self {
+        HostArg::Str(s)
+    }
+}
+
+/// Host syscalls the driver passes guest requests through to. Anything
+/// that could change picorun's own memory or descriptors behind its back
+/// (mmap, munmap, close of arbitrary numbers, clone, exec) is absent: the
+/// driver does those itself.
+const PASSTHROUGH: &[i64] = &[
+    libc::SYS_read,
+    libc::SYS_write,
+    libc::SYS_pread64,
+    libc::SYS_pwrite64,
+    libc::SYS_readv,
+    libc::SYS_writev,
+    libc::SYS_lseek,
+    libc::SYS_fstat,
+    libc::SYS_newfstatat,
+    libc::SYS_statx,
+    libc::SYS_getdents64,
+    libc::SYS_fcntl,
+    libc::SYS_ioctl,
+    libc::SYS_faccessat2,
+    libc::SYS_readlinkat,
+    libc::SYS_getcwd,
+    libc::SYS_chdir,
+    libc::SYS_fchdir,
+    libc::SYS_mkdirat,
+    libc::SYS_unlinkat,
+    libc::SYS_renameat2,
+    libc::SYS_linkat,
+    libc::SYS_symlinkat,
+    libc::SYS_fchmodat,
+    libc::SYS_fchmod,
+    libc::SYS_fchownat,
+    libc::SYS_fchown,
+    libc::SYS_truncate,
+    libc::SYS_ftruncate,
+    libc::SYS_umask,
+    libc::SYS_utimensat,
+    libc::SYS_fsync,
+    libc::SYS_fdatasync,
+    libc::SYS_sendfile,
+    libc::SYS_copy_file_range,
+    libc::SYS_fadvise64,
+    libc::SYS_openat,
+    libc::SYS_clock_gettime,
+    libc::SYS_clock_getres,
+    libc::SYS_gettimeofday,
+    libc::SYS_nanosleep,
+    libc::SYS_clock_nanosleep,
+    libc::SYS_uname,
+    libc::SYS_sysinfo,
+    libc::SYS_getrusage,
+    libc::SYS_times,
+    libc::SYS_prlimit64,
+    libc::SYS_getrandom,
+    libc::SYS_sched_yield,
+    libc::SYS_sched_getaffinity,
+    libc::SYS_getgroups,
+    libc::SYS_getresuid,
+    libc::SYS_getresgid,
+    libc::SYS_getpgid,
+    libc::SYS_getsid,
+    libc::SYS_kill,
+    libc::SYS_tgkill,
+    libc::SYS_flock,
+    libc::SYS_statfs,
+    libc::SYS_fstatfs,
+    libc::SYS_getpriority,
+    libc::SYS_pipe2,
+    libc::SYS_dup3,
+    libc::SYS_getcpu,
+    libc::SYS_getuid,
+    libc::SYS_geteuid,
+    libc::SYS_getgid,
+    libc::SYS_getegid,
+    libc::SYS_tkill,
+];
+
+/// Calls host syscall `nr` with `args`; `Err` carries the host's errno.
+pub fn call(nr: i64, args: &[HostArg<'_>]) -> Result<u64, Errno> {
+    debug_assert!(
+        PASSTHROUGH.contains(&nr),
+        "syscall {nr} is not a passthrough"
+    );
+    if !PASSTHROUGH.contains(&nr) {
+        return Err(Errno::ENOSYS);
+    }
+    let mut raw = [0u64; 6];
+    for (slot, arg) in raw.iter_mut().zip(args) {
+        *slot = arg.raw();
+    }
+    // SAFETY: `nr` is a constant from PASSTHROUGH (checked above), none of
+    // which can unmap, remap or close memory or descriptors it is not given.
+    // Every pointer argument is a `GuestBuf` (a checked range of the guest
+    // window: the kernel validates the access itself and answers EFAULT if
+    // the guest unmapped it meanwhile), a `CStr` borrowed for the call, or a
+    // `Local` the caller keeps alive across it.
+    let ret = unsafe { libc::syscall(nr, raw[0], raw[1], raw[2], raw[3], raw[4], raw[5]) };
+    if ret < 0 {
+        Err(Errno::last_os_error())
+    } else {
+        Ok(ret as u64)
+    }
+}
+
+/// Takes ownership of a descriptor a host call just created.
+pub fn own_fd(raw: u64) -> OwnedFd {
+    // SAFETY: callers pass only the result of a host call that returns a new
+    // descriptor (openat, pipe2, fcntl F_DUPFD_CLOEXEC); nothing else owns it.
+    unsafe { OwnedFd::from_raw_fd(raw as RawFd) }
+}
+
+/// Names the host thread (ps, /proc) like the guest named itself.
+pub fn set_thread_name(name: &[u8; 16]) -> Result<(), Errno> {
+    if name[15] != 0 {
+        return Err(Errno::EINVAL);
+    }
+    // SAFETY: PR_SET_NAME reads at most 16 bytes from `name`, a
+    // NUL-terminated 16-byte array alive across the call.
+    let r = unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr()) };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(Errno::last_os_error())
+    }
+}
+
+/// Sets the host's disposition of `signo` to ignore or default.
+pub fn set_host_disposition(signo: i32, ignore: bool) {
+    let handler = if ignore { libc::SIG_IGN } else { libc::SIG_DFL };
+    // SAFETY: installing SIG_IGN or SIG_DFL runs no code of ours in signal
+    // context; picorun catches no signal itself.
+    unsafe {
+        libc::signal(signo, handler);
+    }
+}
+
+/// Ends picorun by `signo`, as the guest died: default disposition,
+/// unblocked, raised; never returns.
+pub fn die_by_signal(signo: i32) -> ! {
+    set_host_disposition(signo, false);
+    // SAFETY: plain libc calls on local, initialised values.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, signo);
+        libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+        libc::raise(signo);
+    }
+    // A signal whose default action does not kill (should not happen).
+    std::process::exit(128 + signo)
+}
+
+/// The host's own auxiliary-vector entry `key` (0 when absent).
+pub fn auxval(key: libc::c_ulong) -> u64 {
+    // SAFETY: getauxval only reads this process's auxiliary vector.
+    unsafe { libc::getauxval(key) }
+}
+
+/// Stops picorun with `signo` (the guest's default "stop" action), as job
+/// control would stop the native process; returns once continued.
+pub fn stop_self(signo: i32) {
+    // SAFETY: raising a stop signal on ourselves with its default
+    // disposition only suspends the process.
+    unsafe {
+        libc::raise(signo);
+    }
+}

@@ -1,0 +1,675 @@
+//! Files, directories and descriptors: paths are read from the guest and
+//! resolved by the host relative to the guest's cwd (picorun's own, which
+//! the guest's chdir moves) or a translated directory descriptor.
+
+use std::ffi::CString;
+
+use pico_abi::Errno;
+
+use super::{Args, SysResult};
+use crate::fd::{dup_host, FdEntry};
+use crate::host::{self, GuestBuf, HostArg};
+use crate::task::Task;
+
+const AT_FDCWD: i32 = -100;
+const AT_SYMLINK_NOFOLLOW: u64 = 0x100;
+const AT_REMOVEDIR: u64 = 0x200;
+const O_CLOEXEC: u64 = 0o2000000;
+const STAT_SIZE: u64 = 144;
+const STATX_SIZE: u64 = 256;
+const STATFS_SIZE: u64 = 120;
+const FLOCK_SIZE: u64 = 32;
+const F_SETSIG: i32 = 10;
+const F_GETSIG: i32 = 11;
+const F_SETOWN_EX: i32 = 15;
+const F_GETOWN_EX: i32 = 16;
+
+/// A directory descriptor argument as the host needs it.
+fn dirfd(t: &Task, raw: u64, path: &CString) -> Result<HostArg<'static>, Errno> {
+    // An absolute path ignores dirfd, whatever it is (as Linux does).
+    if raw as i32 == AT_FDCWD || path.as_bytes().first() == Some(&b'/') {
+        return Ok(HostArg::Int(AT_FDCWD as i64 as u64));
+    }
+    Ok(HostArg::Fd(t.fds.host(raw)?))
+}
+
+/// The guest's descriptor limit (RLIMIT_NOFILE, shared with the host process).
+pub fn fd_limit() -> usize {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    let ok = host::call(
+        libc::SYS_prlimit64,
+        &[
+            0u64.into(),
+            (libc::RLIMIT_NOFILE as u64).into(),
+            0u64.into(),
+            HostArg::Local((&mut lim as *mut libc::rlimit).cast()),
+        ],
+    );
+    match ok {
+        Ok(_) => usize::try_from(lim.rlim_cur)
+            .unwrap_or(usize::MAX)
+            .min(1 << 20),
+        Err(_) => 1024,
+    }
+}
+
+/// Puts a new host descriptor in the guest's table at the lowest free number.
+fn install(t: &mut Task, host_fd: u64, cloexec: bool) -> SysResult {
+    let file = host::own_fd(host_fd);
+    t.fds.insert_from(0, fd_limit(), FdEntry { file, cloexec })
+}
+
+/// openat(2).
+pub fn openat(t: &mut Task, a: &Args) -> SysResult {
+    let path = t.path(a[1])?;
+    let dir = dirfd(t, a[0], &path)?;
+    let fd = host::call(
+        libc::SYS_openat,
+        &[
+            dir,
+            HostArg::Str(&path),
+            (a[2] | O_CLOEXEC).into(),
+            a[3].into(),
+        ],
+    )?;
+    install(t, fd, a[2] & O_CLOEXEC != 0)
+}
+
+/// open(2).
+pub fn open(t: &mut Task, a: &Args) -> SysResult {
+    openat(t, &Args([AT_FDCWD as i64 as u64, a[0], a[1], a[2], 0, 0]))
+}
+
+/// creat(2).
+pub fn creat(t: &mut Task, a: &Args) -> SysResult {
+    let flags = (libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC) as u64;
+    openat(t, &Args([AT_FDCWD as i64 as u64, a[0], flags, a[1], 0, 0]))
+}
+
+/// close(2).
+pub fn close(t: &mut Task, a: &Args) -> SysResult {
+    t.fds.remove(a[0]).map(|_| 0)
+}
+
+/// dup(2).
+pub fn dup(t: &mut Task, a: &Args) -> SysResult {
+    let file = dup_host(t.fds.host(a[0])?)?;
+    t.fds.insert_from(
+        0,
+        fd_limit(),
+        FdEntry {
+            file,
+            cloexec: false,
+        },
+    )
+}
+
+fn dup_to(t: &mut Task, old: u64, new: u64, cloexec: bool) -> SysResult {
+    let host_old = t.fds.host(old)?;
+    let new_fd = usize::try_from(new as i32).map_err(|_| Errno::EBADF)?;
+    if new_fd >= fd_limit() {
+        return Err(Errno::EBADF);
+    }
+    let file = dup_host(host_old)?;
+    t.fds.insert_at(new_fd, FdEntry { file, cloexec })?;
+    Ok(new_fd as u64)
+}
+
+/// dup2(2).
+pub fn dup2(t: &mut Task, a: &Args) -> SysResult {
+    if a[0] as i32 == a[1] as i32 {
+        t.fds.host(a[0])?;
+        return Ok(u64::from(a[1] as u32));
+    }
+    dup_to(t, a[0], a[1], false)
+}
+
+/// dup3(2).
+pub fn dup3(t: &mut Task, a: &Args) -> SysResult {
+    if a[2] & !O_CLOEXEC != 0 || a[0] as i32 == a[1] as i32 {
+        return Err(Errno::EINVAL);
+    }
+    dup_to(t, a[0], a[1], a[2] & O_CLOEXEC != 0)
+}
+
+/// fcntl(2).
+pub fn fcntl(t: &mut Task, a: &Args) -> SysResult {
+    let fd = t.fds.host(a[0])?;
+    let cmd = a[1] as i32;
+    let plain = |arg: u64| {
+        host::call(
+            libc::SYS_fcntl,
+            &[HostArg::Fd(fd), (cmd as u64).into(), arg.into()],
+        )
+    };
+    match cmd {
+        libc::F_DUPFD | libc::F_DUPFD_CLOEXEC => {
+            let min = usize::try_from(a[2] as i32).map_err(|_| Errno::EINVAL)?;
+            let limit = fd_limit();
+            if min >= limit {
+                return Err(Errno::EINVAL);
+            }
+            let file = dup_host(fd)?;
+            t.fds.insert_from(
+                min,
+                limit,
+                FdEntry {
+                    file,
+                    cloexec: cmd == libc::F_DUPFD_CLOEXEC,
+                },
+            )
+        }
+        libc::F_GETFD => Ok(u64::from(t.fds.get(a[0])?.cloexec)),
+        libc::F_SETFD => {
+            t.fds.get_mut(a[0])?.cloexec = a[2] & 1 != 0;
+            Ok(0)
+        }
+        libc::F_GETFL
+        | libc::F_SETFL
+        | libc::F_SETOWN
+        | libc::F_GETOWN
+        | F_SETSIG
+        | F_GETSIG
+        | libc::F_SETLEASE
+        | libc::F_GETLEASE
+        | libc::F_NOTIFY
+        | libc::F_SETPIPE_SZ
+        | libc::F_GETPIPE_SZ
+        | libc::F_ADD_SEALS
+        | libc::F_GET_SEALS => plain(a[2]),
+        libc::F_GETLK | libc::F_OFD_GETLK => {
+            let lock = t.out_buf(a[2], FLOCK_SIZE)?;
+            host::call(
+                libc::SYS_fcntl,
+                &[HostArg::Fd(fd), (cmd as u64).into(), lock.into()],
+            )
+        }
+        libc::F_SETLK | libc::F_SETLKW | libc::F_OFD_SETLK | libc::F_OFD_SETLKW => {
+            let lock = t.in_buf(a[2], FLOCK_SIZE)?;
+            host::call(
+                libc::SYS_fcntl,
+                &[HostArg::Fd(fd), (cmd as u64).into(), lock.into()],
+            )
+        }
+        F_GETOWN_EX => {
+            let own = t.out_buf(a[2], 8)?;
+            host::call(
+                libc::SYS_fcntl,
+                &[HostArg::Fd(fd), (cmd as u64).into(), own.into()],
+            )
+        }
+        F_SETOWN_EX => {
+            let own = t.in_buf(a[2], 8)?;
+            host::call(
+                libc::SYS_fcntl,
+                &[HostArg::Fd(fd), (cmd as u64).into(), own.into()],
+            )
+        }
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// ioctl(2): terminal and FIONREAD-style requests on real descriptors;
+/// `ENOTTY` for requests picorun does not pass through.
+pub fn ioctl(t: &mut Task, a: &Args) -> SysResult {
+    const TERMIOS: u64 = 36;
+    let fd = t.fds.host(a[0])?;
+    let req = a[1] as u32 as u64;
+    let pass = |b: GuestBuf| host::call(libc::SYS_ioctl, &[HostArg::Fd(fd), req.into(), b.into()]);
+    match req as libc::c_ulong {
+        libc::TCGETS => pass(t.out_buf(a[2], TERMIOS)?),
+        libc::TCSETS | libc::TCSETSW | libc::TCSETSF => pass(t.in_buf(a[2], TERMIOS)?),
+        libc::TIOCGWINSZ => pass(t.out_buf(a[2], 8)?),
+        libc::TIOCSWINSZ => pass(t.in_buf(a[2], 8)?),
+        libc::FIONREAD | libc::TIOCOUTQ | libc::TIOCGPGRP | libc::TIOCGSID => {
+            pass(t.out_buf(a[2], 4)?)
+        }
+        libc::TIOCSPGRP | libc::FIONBIO => pass(t.in_buf(a[2], 4)?),
+        libc::TCFLSH | libc::TCXONC | libc::TCSBRK | libc::TIOCSCTTY => {
+            host::call(libc::SYS_ioctl, &[HostArg::Fd(fd), req.into(), a[2].into()])
+        }
+        libc::TIOCNOTTY => host::call(libc::SYS_ioctl, &[HostArg::Fd(fd), req.into()]),
+        libc::FIOCLEX | libc::FIONCLEX => {
+            t.fds.get_mut(a[0])?.cloexec = req as libc::c_ulong == libc::FIOCLEX;
+            Ok(0)
+        }
+        _ => Err(Errno::ENOTTY),
+    }
+}
+
+/// pipe2(2).
+pub fn pipe2(t: &mut Task, a: &Args) -> SysResult {
+    t.out_buf(a[0], 8)?;
+    let mut ends = [0i32; 2];
+    host::call(
+        libc::SYS_pipe2,
+        &[
+            HostArg::Local(ends.as_mut_ptr().cast()),
+            (a[1] | O_CLOEXEC).into(),
+        ],
+    )?;
+    let cloexec = a[1] & O_CLOEXEC != 0;
+    let read_end = install(t, ends[0] as u64, cloexec);
+    let write_end = install(t, ends[1] as u64, cloexec);
+    let (r, w) = match (read_end, write_end) {
+        (Ok(r), Ok(w)) => (r, w),
+        (r, w) => {
+            for fd in [r, w].into_iter().flatten() {
+                let _ = t.fds.remove(fd);
+            }
+            return Err(Errno::EMFILE);
+        }
+    };
+    let bytes = [(r as u32).to_le_bytes(), (w as u32).to_le_bytes()].concat();
+    t.write_bytes(a[0], &bytes)?;
+    Ok(0)
+}
+
+/// pipe(2).
+pub fn pipe(t: &mut Task, a: &Args) -> SysResult {
+    pipe2(t, &Args([a[0], 0, 0, 0, 0, 0]))
+}
+
+/// newfstatat(2).
+pub fn newfstatat(t: &mut Task, a: &Args) -> SysResult {
+    let path = t.path(a[1])?;
+    let dir = if path.as_bytes().is_empty() && a[3] & libc::AT_EMPTY_PATH as u64 != 0 {
+        HostArg::Fd(t.fds.host(a[0])?)
+    } else {
+        dirfd(t, a[0], &path)?
+    };
+    let buf = t.out_buf(a[2], STAT_SIZE)?;
+    host::call(
+        libc::SYS_newfstatat,
+        &[dir, HostArg::Str(&path), buf.into(), a[3].into()],
+    )
+}
+
+/// stat(2).
+pub fn stat(t: &mut Task, a: &Args) -> SysResult {
+    newfstatat(t, &Args([AT_FDCWD as i64 as u64, a[0], a[1], 0, 0, 0]))
+}
+
+/// lstat(2).
+pub fn lstat(t: &mut Task, a: &Args) -> SysResult {
+    newfstatat(
+        t,
+        &Args([
+            AT_FDCWD as i64 as u64,
+            a[0],
+            a[1],
+            AT_SYMLINK_NOFOLLOW,
+            0,
+            0,
+        ]),
+    )
+}
+
+/// fstat(2).
+pub fn fstat(t: &mut Task, a: &Args) -> SysResult {
+    let fd = t.fds.host(a[0])?;
+    let buf = t.out_buf(a[1], STAT_SIZE)?;
+    host::call(libc::SYS_fstat, &[HostArg::Fd(fd), buf.into()])
+}
+
+/// statx(2).
+pub fn statx(t: &mut Task, a: &Args) -> SysResult {
+    let path = t.path(a[1])?;
+    let dir = if path.as_bytes().is_empty() && a[2] & libc::AT_EMPTY_PATH as u64 != 0 {
+        HostArg::Fd(t.fds.host(a[0])?)
+    } else {
+        dirfd(t, a[0], &path)?
+    };
+    let buf = t.out_buf(a[4], STATX_SIZE)?;
+    host::call(
+        libc::SYS_statx,
+        &[
+            dir,
+            HostArg::Str(&path),
+            a[2].into(),
+            a[3].into(),
+            buf.into(),
+        ],
+    )
+}
+
+/// statfs(2).
+pub fn statfs(t: &mut Task, a: &Args) -> SysResult {
+    let path = t.path(a[0])?;
+    let buf = t.out_buf(a[1], STATFS_SIZE)?;
+    host::call(libc::SYS_statfs, &[HostArg::Str(&path), buf.into()])
+}
+
+/// fstatfs(2).
+pub fn fstatfs(t: &mut Task, a: &Args) -> SysResult {
+    let fd = t.fds.host(a[0])?;
+    let buf = t.out_buf(a[1], STATFS_SIZE)?;
+    host::call(libc::SYS_fstatfs, &[HostArg::Fd(fd), buf.into()])
+}
+
+/// getdents64(2).
+pub fn getdents64(t: &mut Task, a: &Args) -> SysResult {
+    let fd = t.fds.host(a[0])?;
+    let buf = GuestBuf::prefix(
+        t.vm.memory(),
+        a[1],
+        a[2] & 0xffff_ffff,
+        pico_vm::Access::Write,
+    )?;
+    host::call(
+        libc::SYS_getdents64,
+        &[HostArg::Fd(fd), buf.into(), (buf.len() as u64).into()],
+    )
+}
+
+/// faccessat2(2).
+pub fn faccessat2(t: &mut Task, a: &Args) -> SysResult {
+    let path = t.path(a[1])?;
+    let dir = dirfd(t, a[0], &path)?;
+    host::call(
+        libc::SYS_faccessat2,
+        &[dir, HostArg::Str(&path), a[2].into(), a[3].into()],
+    )
+}
+
+/// faccessat(2).
+pub fn faccessat(t: &mut Task, a: &Args) -> SysResult {
+    faccessat2(t, &Args([a[0], a[1], a[2], 0, 0, 0]))
+}
+
+/// access(2).
+pub fn access(t: &mut Task, a: &Args) -> SysResult {
+    faccessat2(t, &Args([AT_FDCWD as i64 as u64, a[0], a[1], 0, 0, 0]))
+}
+
+/// readlinkat(2). `/proc/self/exe` names the guest program, not picorun.
+pub fn readlinkat(t: &mut Task, a: &Args) -> SysResult {
+    let path = t.path(a[1])?;
+    if (a[3] as i32) <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    let self_exe = format!("/proc/{}/exe", t.pid);
+    if path.as_bytes() == b"/proc/self/exe" || path.as_bytes() == self_exe.as_bytes() {
+        let target = t.exe.as_os_str().as_encoded_bytes().to_vec();
+        let n = target.len().min(a[3] as usize);
+        t.write_bytes(a[2], &target[..n])?;
+        return Ok(n as u64);
+    }
+    let dir = dirfd(t, a[0], &path)?;
+    let buf = GuestBuf::prefix(
+        t.vm.memory(),
+        a[2],
+        a[3] & 0x7fff_ffff,
+        pico_vm::Access::Write,
+    )?;
+    host::call(
+        libc::SYS_readlinkat,
+        &[
+            dir,
+            HostArg::Str(&path),
+            buf.into(),
+            (buf.len() as u64).into(),
+        ],
+    )
+}
+
+/// readlink(2).
+pub fn readlink(t: &mut Task, a: &Args) -> SysResult {
+    readlinkat(t, &Args([AT_FDCWD as i64 as u64, a[0], a[1], a[2], 0, 0]))
+}
+
+/// getcwd(2).
+pub fn getcwd(t: &mut Task, a: &Args) -> SysResult {
+    let buf = GuestBuf::prefix(t.vm.memory(), a[0], a[1], pico_vm::Access::Write)?;
+    host::call(libc::SYS_getcwd, &[buf.into(), (buf.len() as u64).into()])
+}
+
+/// chdir(2).
+pub fn chdir(t: &mut Task, a: &Args) -> SysResult {
+    let path = t.path(a[0])?;
+    host::call(libc::SYS_chdir, &[HostArg::Str(&path)])
+}
+
+/// fchdir(2).
+pub fn fchdir(t: &mut Task, a: &Args) -> SysResult {
+    let fd = t.fds.host(a[0])?;
+    host::call(libc::SYS_fchdir, &[HostArg::Fd(fd)])
+}
+
+/// mkdirat(2).
+pub fn mkdirat(t: &mut Task, a: &Args) -> SysResult {
+    let path = t.path(a[1])?;
+    let dir = dirfd(t, a[0], &path)?;
+    host::call(libc::SYS_mkdirat, &[dir, HostArg::Str(&path), a[2].into()])
+}
+
+/// mkdir(2).
+pub fn mkdir(t: &mut Task, a: &Args) -> SysResult {
+    mkdirat(t, &Args([AT_FDCWD as i64 as u64, a[0], a[1], 0, 0, 0]))
+}
+
+/// unlinkat(2).
+pub fn unlinkat(t: &mut Task, a: &Args) -> SysResult {
+    let path = t.path(a[1])?;
+    let dir = dirfd(t, a[0], &path)?;
+    host::call(libc::SYS_unlinkat, &[dir, HostArg::Str(&path), a[2].into()])
+}
+
+/// unlink(2).
+pub fn unlink(t: &mut Task, a: &Args) -> SysResult {
+    unlinkat(t, &Args([AT_FDCWD as i64 as u64, a[0], 0, 0, 0, 0]))
+}
+
+/// rmdir(2).
+pub fn rmdir(t: &mut Task, a: &Args) -> SysResult {
+    unlinkat(
+        t,
+        &Args([AT_FDCWD as i64 as u64, a[0], AT_REMOVEDIR, 0, 0, 0]),
+    )
+}
+
+/// renameat2(2).
+pub fn renameat2(t: &mut Task, a: &Args) -> SysResult {
+    let old = t.path(a[1])?;
+    let new = t.path(a[3])?;
+    let old_dir = dirfd(t, a[0], &old)?;
+    let new_dir = dirfd(t, a[2], &new)?;
+    host::call(
+        libc::SYS_renameat2,
+        &[
+            old_dir,
+            HostArg::Str(&old),
+            new_dir,
+            HostArg::Str(&new),
+            a[4].into(),
+        ],
+    )
+}
+
+/// renameat(2).
+pub fn renameat(t: &mut Task, a: &Args) -> SysResult {
+    renameat2(t, &Args([a[0], a[1], a[2], a[3], 0, 0]))
+}
+
+/// rename(2).
+pub fn rename(t: &mut Task, a: &Args) -> SysResult {
+    let cwd = AT_FDCWD as i64 as u64;
+    renameat2(t, &Args([cwd, a[0], cwd, a[1], 0, 0]))
+}
+
+/// linkat(2).
+pub fn linkat(t: &mut Task, a: &Args) -> SysResult {
+    let old = t.path(a[1])?;
+    let new = t.path(a[3])?;
+    let old_dir = dirfd(t, a[0], &old)?;
+    let new_dir = dirfd(t, a[2], &new)?;
+    host::call(
+        libc::SYS_linkat,
+        &[
+            old_dir,
+            HostArg::Str(&old),
+            new_dir,
+            HostArg::Str(&new),
+            a[4].into(),
+        ],
+    )
+}
+
+/// link(2).
+pub fn link(t: &mut Task, a: &Args) -> SysResult {
+    let cwd = AT_FDCWD as i64 as u64;
+    linkat(t, &Args([cwd, a[0], cwd, a[1], 0, 0]))
+}
+
+/// symlinkat(2).
+pub fn symlinkat(t: &mut Task, a: &Args) -> SysResult {
+    let target = t.path(a[0])?;
+    let path = t.path(a[2])?;
+    let dir = dirfd(t, a[1], &path)?;
+    host::call(
+        libc::SYS_symlinkat,
+        &[HostArg::Str(&target), dir, HostArg::Str(&path)],
+    )
+}
+
+/// symlink(2).
+pub fn symlink(t: &mut Task, a: &Args) -> SysResult {
+    symlinkat(t, &Args([a[0], AT_FDCWD as i64 as u64, a[1], 0, 0, 0]))
+}
+
+/// fchmodat(2) (the kernel call has no flags argument; glibc emulates them).
+pub fn fchmodat(t: &mut Task, a: &Args) -> SysResult {
+    let path = t.path(a[1])?;
+    let dir = dirfd(t, a[0], &path)?;
+    host::call(libc::SYS_fchmodat, &[dir, HostArg::Str(&path), a[2].into()])
+}
+
+/// chmod(2).
+pub fn chmod(t: &mut Task, a: &Args) -> SysResult {
+    fchmodat(t, &Args([AT_FDCWD as i64 as u64, a[0], a[1], 0, 0, 0]))
+}
+
+/// fchmod(2).
+pub fn fchmod(t: &mut Task, a: &Args) -> SysResult {
+    let fd = t.fds.host(a[0])?;
+    host::call(libc::SYS_fchmod, &[HostArg::Fd(fd), a[1].into()])
+}
+
+/// fchownat(2).
+pub fn fchownat(t: &mut Task, a: &Args) -> SysResult {
+    let path = t.path(a[1])?;
+    let dir = if path.as_bytes().is_empty() && a[4] & libc::AT_EMPTY_PATH as u64 != 0 {
+        HostArg::Fd(t.fds.host(a[0])?)
+    } else {
+        dirfd(t, a[0], &path)?
+    };
+    host::call(
+        libc::SYS_fchownat,
+        &[
+            dir,
+            HostArg::Str(&path),
+            a[2].into(),
+            a[3].into(),
+            a[4].into(),
+        ],
+    )
+}
+
+/// chown(2).
+pub fn chown(t: &mut Task, a: &Args) -> SysResult {
+    fchownat(t, &Args([AT_FDCWD as i64 as u64, a[0], a[1], a[2], 0, 0]))
+}
+
+/// lchown(2).
+pub fn lchown(t: &mut Task, a: &Args) -> SysResult {
+    fchownat(
+        t,
+        &Args([
+            AT_FDCWD as i64 as u64,
+            a[0],
+            a[1],
+            a[2],
+            AT_SYMLINK_NOFOLLOW,
+            0,
+        ]),
+    )
+}
+
+/// fchown(2).
+pub fn fchown(t: &mut Task, a: &Args) -> SysResult {
+    let fd = t.fds.host(a[0])?;
+    host::call(
+        libc::SYS_fchown,
+        &[HostArg::Fd(fd), a[1].into(), a[2].into()],
+    )
+}
+
+/// truncate(2).
+pub fn truncate(t: &mut Task, a: &Args) -> SysResult {
+    let path = t.path(a[0])?;
+    host::call(libc::SYS_truncate, &[HostArg::Str(&path), a[1].into()])
+}
+
+/// ftruncate(2).
+pub fn ftruncate(t: &mut Task, a: &Args) -> SysResult {
+    let fd = t.fds.host(a[0])?;
+    host::call(libc::SYS_ftruncate, &[HostArg::Fd(fd), a[1].into()])
+}
+
+/// umask(2).
+pub fn umask(_t: &mut Task, a: &Args) -> SysResult {
+    host::call(libc::SYS_umask, &[(a[0] & 0o777).into()])
+}
+
+/// utimensat(2). A NULL path applies to `dirfd` itself (futimens).
+pub fn utimensat(t: &mut Task, a: &Args) -> SysResult {
+    let times = t.opt_in_buf(a[2], 32)?;
+    if a[1] == 0 {
+        let fd = t.fds.host(a[0])?;
+        return host::call(
+            libc::SYS_utimensat,
+            &[HostArg::Fd(fd), 0u64.into(), times.into(), a[3].into()],
+        );
+    }
+    let path = t.path(a[1])?;
+    let dir = if path.as_bytes().is_empty() && a[3] & libc::AT_EMPTY_PATH as u64 != 0 {
+        HostArg::Fd(t.fds.host(a[0])?)
+    } else {
+        dirfd(t, a[0], &path)?
+    };
+    host::call(
+        libc::SYS_utimensat,
+        &[dir, HostArg::Str(&path), times.into(), a[3].into()],
+    )
+}
+
+fn fd_only(t: &mut Task, a: &Args, nr: i64) -> SysResult {
+    let fd = t.fds.host(a[0])?;
+    host::call(
+        nr,
+        &[HostArg::Fd(fd), a[1].into(), a[2].into(), a[3].into()],
+    )
+}
+
+/// fsync(2).
+pub fn fsync(t: &mut Task, a: &Args) -> SysResult {
+    fd_only(t, a, libc::SYS_fsync)
+}
+
+/// fdatasync(2).
+pub fn fdatasync(t: &mut Task, a: &Args) -> SysResult {
+    fd_only(t, a, libc::SYS_fdatasync)
+}
+
+/// fadvise64(2).
+pub fn fadvise64(t: &mut Task, a: &Args) -> SysResult {
+    fd_only(t, a, libc::SYS_fadvise64)
+}
+
+/// flock(2).
+pub fn flock(t: &mut Task, a: &Args) -> SysResult {
+    fd_only(t, a, libc::SYS_flock)
+}

@@ -1,0 +1,44 @@
+//! Memory syscalls: argument decoding; the semantics are in `crate::mm`.
+
+use std::os::fd::AsFd;
+
+use super::{Args, SysResult};
+use crate::mm;
+use crate::task::Task;
+
+const MAP_ANONYMOUS: u64 = 0x20;
+
+/// mmap(2).
+pub fn mmap(t: &mut Task, a: &Args) -> SysResult {
+    let file = if a[3] & MAP_ANONYMOUS != 0 {
+        None
+    } else {
+        Some(t.fds.get(a[4])?.file.as_fd())
+    };
+    mm::mmap(&mut t.vm, a[0], a[1], a[2], a[3], file, a[5])
+}
+
+/// munmap(2).
+pub fn munmap(t: &mut Task, a: &Args) -> SysResult {
+    mm::munmap(&mut t.vm, a[0], a[1])
+}
+
+/// mprotect(2).
+pub fn mprotect(t: &mut Task, a: &Args) -> SysResult {
+    mm::mprotect(&mut t.vm, a[0], a[1], a[2])
+}
+
+/// mremap(2).
+pub fn mremap(t: &mut Task, a: &Args) -> SysResult {
+    mm::mremap(&mut t.vm, a[0], a[1], a[2], a[3], a[4])
+}
+
+/// madvise(2).
+pub fn madvise(t: &mut Task, a: &Args) -> SysResult {
+    mm::madvise(&mut t.vm, a[0], a[1], a[2])
+}
+
+/// brk(2).
+pub fn brk(t: &mut Task, a: &Args) -> SysResult {
+    Ok(mm::brk(&mut t.vm, &mut t.layout, a[0]))
+}

@@ -1,0 +1,181 @@
+//! Reading and writing: data moves between host descriptors and guest
+//! memory directly (the host kernel copies; picorun never bounces it).
+
+use pico_abi::{signal as sig, Errno};
+use pico_vm::Access;
+
+use super::{Args, SysResult};
+use crate::host::{self, GuestBuf, HostArg};
+use crate::task::Task;
+
+/// Most iovecs one readv/writev may pass (UIO_MAXIOV).
+const IOV_MAX: u64 = 1024;
+
+/// A write-like call failed with EPIPE: the guest also gets SIGPIPE.
+fn pipe_check(task: &mut Task, r: SysResult) -> SysResult {
+    if r == Err(Errno::EPIPE) {
+        task.raise(sig::SIGPIPE, false);
+    }
+    r
+}
+
+fn buf(task: &Task, addr: u64, len: u64, access: Access) -> Result<GuestBuf, Errno> {
+    if len == 0 {
+        return Ok(GuestBuf::null());
+    }
+    GuestBuf::prefix(task.vm.memory(), addr, len.min(isize::MAX as u64), access)
+}
+
+/// read(2).
+pub fn read(t: &mut Task, a: &Args) -> SysResult {
+    let fd = t.fds.host(a[0])?;
+    let b = buf(t, a[1], a[2], Access::Write)?;
+    host::call(
+        libc::SYS_read,
+        &[HostArg::Fd(fd), b.into(), (b.len() as u64).into()],
+    )
+}
+
+/// write(2).
+pub fn write(t: &mut Task, a: &Args) -> SysResult {
+    let fd = t.fds.host(a[0])?;
+    let b = buf(t, a[1], a[2], Access::Read)?;
+    let r = host::call(
+        libc::SYS_write,
+        &[HostArg::Fd(fd), b.into(), (b.len() as u64).into()],
+    );
+    pipe_check(t, r)
+}
+
+/// pread64(2).
+pub fn pread64(t: &mut Task, a: &Args) -> SysResult {
+    let fd = t.fds.host(a[0])?;
+    let b = buf(t, a[1], a[2], Access::Write)?;
+    host::call(
+        libc::SYS_pread64,
+        &[
+            HostArg::Fd(fd),
+            b.into(),
+            (b.len() as u64).into(),
+            a[3].into(),
+        ],
+    )
+}
+
+/// pwrite64(2).
+pub fn pwrite64(t: &mut Task, a: &Args) -> SysResult {
+    let fd = t.fds.host(a[0])?;
+    let b = buf(t, a[1], a[2], Access::Read)?;
+    let r = host::call(
+        libc::SYS_pwrite64,
+        &[
+            HostArg::Fd(fd),
+            b.into(),
+            (b.len() as u64).into(),
+            a[3].into(),
+        ],
+    );
+    pipe_check(t, r)
+}
+
+/// Translates a guest iovec array into host iovecs over checked guest
+/// memory. Stops at the first inaccessible buffer, as Linux stops copying
+/// at the first fault; `EFAULT` if that is the first one.
+fn iovecs(t: &Task, addr: u64, count: u64, access: Access) -> Result<Vec<libc::iovec>, Errno> {
+    if count > IOV_MAX {
+        return Err(Errno::EINVAL);
+    }
+    let mut raw = vec![0u8; count as usize * 16];
+    t.read_bytes(addr, &mut raw)?;
+    let mut out = Vec::with_capacity(count as usize);
+    for pair in raw.chunks_exact(16) {
+        let base = u64::from_le_bytes(pair[..8].try_into().unwrap_or_default());
+        let len = u64::from_le_bytes(pair[8..].try_into().unwrap_or_default());
+        if len > isize::MAX as u64 {
+            return Err(Errno::EINVAL);
+        }
+        if len == 0 {
+            continue;
+        }
+        match GuestBuf::prefix(t.vm.memory(), base, len, access) {
+            Ok(b) => {
+                out.push(libc::iovec {
+                    iov_base: b.addr() as *mut libc::c_void,
+                    iov_len: b.len(),
+                });
+                if (b.len() as u64) < len {
+                    break;
+                }
+            }
+            Err(e) if out.is_empty() => return Err(e),
+            Err(_) => break,
+        }
+    }
+    Ok(out)
+}
+
+fn vector_io(t: &mut Task, a: &Args, nr: i64, access: Access) -> SysResult {
+    let fd = t.fds.host(a[0])?;
+    let mut iov = iovecs(t, a[1], a[2], access)?;
+    let n = iov.len() as u64;
+    // Every iovec points into checked guest memory; `iov` outlives the call.
+    host::call(
+        nr,
+        &[
+            HostArg::Fd(fd),
+            HostArg::Local(iov.as_mut_ptr().cast()),
+            n.into(),
+        ],
+    )
+}
+
+/// readv(2).
+pub fn readv(t: &mut Task, a: &Args) -> SysResult {
+    vector_io(t, a, libc::SYS_readv, Access::Write)
+}
+
+/// writev(2).
+pub fn writev(t: &mut Task, a: &Args) -> SysResult {
+    let r = vector_io(t, a, libc::SYS_writev, Access::Read);
+    pipe_check(t, r)
+}
+
+/// lseek(2).
+pub fn lseek(t: &mut Task, a: &Args) -> SysResult {
+    let fd = t.fds.host(a[0])?;
+    host::call(
+        libc::SYS_lseek,
+        &[HostArg::Fd(fd), a[1].into(), a[2].into()],
+    )
+}
+
+/// sendfile(2).
+pub fn sendfile(t: &mut Task, a: &Args) -> SysResult {
+    let out = t.fds.host(a[0])?;
+    let inp = t.fds.host(a[1])?;
+    let off = t.opt_out_buf(a[2], 8)?;
+    let r = host::call(
+        libc::SYS_sendfile,
+        &[HostArg::Fd(out), HostArg::Fd(inp), off.into(), a[3].into()],
+    );
+    pipe_check(t, r)
+}
+
+/// copy_file_range(2).
+pub fn copy_file_range(t: &mut Task, a: &Args) -> SysResult {
+    let inp = t.fds.host(a[0])?;
+    let off_in = t.opt_out_buf(a[1], 8)?;
+    let out = t.fds.host(a[2])?;
+    let off_out = t.opt_out_buf(a[3], 8)?;
+    host::call(
+        libc::SYS_copy_file_range,
+        &[
+            HostArg::Fd(inp),
+            off_in.into(),
+            HostArg::Fd(out),
+            off_out.into(),
+            a[4].into(),
+            a[5].into(),
+        ],
+    )
+}

@@ -1,0 +1,117 @@
+//! A pico process's state, as the syscall handlers see it.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+use pico_abi::Errno;
+use pico_vm::{Access, CstrError, Vcpu, Vm};
+
+use crate::fd::FdTable;
+use crate::host::GuestBuf;
+use crate::mm::Layout;
+use crate::signal::{Disposition, Signals};
+use crate::trace::Tracer;
+
+/// Longest path the guest may pass (PATH_MAX, including the NUL).
+pub const PATH_MAX: usize = 4096;
+
+/// How a pico process ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// `exit`/`exit_group` with this status (0-255).
+    Exited(i32),
+    /// Killed by this signal.
+    Signaled(i32),
+}
+
+pub struct Task {
+    pub vm: Vm,
+    pub vcpu: Vcpu,
+    pub fds: FdTable,
+    pub layout: Layout,
+    pub signals: Signals,
+    /// What a signal raised during the current syscall requires.
+    pub signal_effect: Disposition,
+    /// The program as the guest knows it (`/proc/self/exe`).
+    pub exe: PathBuf,
+    pub pid: u32,
+    pub clear_child_tid: u64,
+    pub robust_list: u64,
+    /// Thread name (PR_SET_NAME), NUL-padded.
+    pub comm: [u8; 16],
+    /// Syscall numbers already warned about as unimplemented.
+    pub warned: HashSet<u64>,
+    pub tracer: Tracer,
+}
+
+impl Task {
+    /// A checked guest buffer the host may read (an input to the call).
+    pub fn in_buf(&self, addr: u64, len: u64) -> Result<GuestBuf, Errno> {
+        GuestBuf::new(self.vm.memory(), addr, len, Access::Read)
+    }
+
+    /// A checked guest buffer the host may write (an output of the call).
+    pub fn out_buf(&self, addr: u64, len: u64) -> Result<GuestBuf, Errno> {
+        GuestBuf::new(self.vm.memory(), addr, len, Access::Write)
+    }
+
+    /// An output buffer, or none when the guest passed NULL.
+    pub fn opt_out_buf(&self, addr: u64, len: u64) -> Result<GuestBuf, Errno> {
+        if addr == 0 {
+            Ok(GuestBuf::null())
+        } else {
+            self.out_buf(addr, len)
+        }
+    }
+
+    /// An input buffer, or none when the guest passed NULL.
+    pub fn opt_in_buf(&self, addr: u64, len: u64) -> Result<GuestBuf, Errno> {
+        if addr == 0 {
+            Ok(GuestBuf::null())
+        } else {
+            self.in_buf(addr, len)
+        }
+    }
+
+    /// A path argument: `EFAULT`, or `ENAMETOOLONG` past PATH_MAX.
+    pub fn path(&self, addr: u64) -> Result<std::ffi::CString, Errno> {
+        let bytes = self
+            .vm
+            .memory()
+            .read_cstr(addr, PATH_MAX - 1)
+            .map_err(|e| match e {
+                CstrError::Fault(_) => Errno::EFAULT,
+                CstrError::TooLong => Errno::ENAMETOOLONG,
+            })?;
+        // read_cstr stops at the first NUL, so there is none inside.
+        std::ffi::CString::new(bytes).map_err(|_| Errno::EINVAL)
+    }
+
+    pub fn read_u64(&self, addr: u64) -> Result<u64, Errno> {
+        self.vm.memory().read_u64(addr).map_err(|_| Errno::EFAULT)
+    }
+
+    pub fn write_u64(&self, addr: u64, value: u64) -> Result<(), Errno> {
+        self.vm
+            .memory()
+            .write_u64(addr, value)
+            .map_err(|_| Errno::EFAULT)
+    }
+
+    pub fn read_bytes(&self, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
+        self.vm.memory().read(addr, buf).map_err(|_| Errno::EFAULT)
+    }
+
+    pub fn write_bytes(&self, addr: u64, buf: &[u8]) -> Result<(), Errno> {
+        self.vm.memory().write(addr, buf).map_err(|_| Errno::EFAULT)
+    }
+
+    /// Raises `signo` in this process; the dispatcher acts on it once the
+    /// current syscall's result is set.
+    pub fn raise(&mut self, signo: u32, forced: bool) {
+        let effect = self.signals.send(signo, forced);
+        if self.signal_effect == Disposition::None {
+            self.signal_effect = effect;
+        }
+    }
+}
