@@ -70,7 +70,7 @@ pub fn page_up(x: u64) -> Option<u64> {
 }
 
 fn aligned(x: u64) -> bool {
-    x % PAGE_SIZE == 0
+    x.is_multiple_of(PAGE_SIZE)
 }
 
 fn io_errno(e: std::io::Error) -> Errno {

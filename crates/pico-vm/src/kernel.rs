@@ -90,7 +90,7 @@ impl KernelArea {
     /// Reads the 8-byte word at `offset` (exception frames).
     pub fn read_u64(&self, offset: u64) -> u64 {
         assert!(
-            offset % 8 == 0 && offset + 8 <= KERNEL_SIZE,
+            offset.is_multiple_of(8) && offset + 8 <= KERNEL_SIZE,
             "kernel area read out of bounds"
         );
         // SAFETY: in bounds and 8-byte aligned (asserted above); the guest may

@@ -64,7 +64,7 @@ pub struct Memory {
 unsafe impl Send for Memory {}
 
 fn page_aligned(addr: u64, len: u64) -> bool {
-    addr % PAGE_SIZE == 0 && len % PAGE_SIZE == 0 && len > 0
+    addr.is_multiple_of(PAGE_SIZE) && len.is_multiple_of(PAGE_SIZE) && len > 0
 }
 
 fn in_window(addr: u64, len: u64) -> bool {
