@@ -1,0 +1,47 @@
+//! picorun's own command-line options: `--trace` and `--stats` report on
+//! stderr and leave the program's stdout and exit status alone.
+
+mod common;
+
+use common::{picorun, TempDir};
+use pico_testkit::{command, fixture, run, Outcome, Variant, TIMEOUT};
+
+/// `picorun OPTION -- hello` (glibc: one write(2) of 12 bytes at exit).
+fn hello_with(option: &str) -> Outcome {
+    let dir = TempDir::new("cli");
+    let mut cmd = command(picorun());
+    cmd.arg(option)
+        .arg("--")
+        .arg(fixture("hello", Variant::GlibcStatic));
+    cmd.current_dir(dir.path());
+    let out = run(&mut cmd, b"", TIMEOUT).expect("picorun runs");
+    assert_eq!(
+        out.stdout, b"hello world\n",
+        "{option} must not touch stdout: {out}"
+    );
+    assert_eq!(out.code(), Some(0), "{out}");
+    out
+}
+
+#[test]
+fn trace_prints_syscalls() {
+    let out = hello_with("--trace");
+    let err = out.stderr_str();
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with("write(1, ") && l.ends_with(" = 12")),
+        "no `write(1, …) = 12` line:\n{err}"
+    );
+    assert!(
+        err.lines().any(|l| l.starts_with("exit_group(0)")),
+        "no exit_group(0) line:\n{err}"
+    );
+}
+
+#[test]
+fn stats_prints_a_table() {
+    let out = hello_with("--stats");
+    let err = out.stderr_str();
+    assert!(err.contains("write"), "{err}");
+    assert!(err.to_lowercase().contains("total"), "{err}");
+}

@@ -1,0 +1,252 @@
+//! Differential tests: each C fixture, built with glibc and with musl, runs
+//! natively and under picorun, and the two runs must agree on stdout, stderr
+//! and exit status (including death by signal). Every test also checks the
+//! native run against what the fixture is meant to print, so a broken fixture
+//! cannot make a broken picorun look right.
+
+mod common;
+
+use common::{picorun, TempDir};
+use pico_testkit::{assert_same, diff, fixture, run_native, run_picorun, Outcome, Variant};
+use std::path::Path;
+
+const SIGABRT: i32 = 6;
+const SIGSEGV: i32 = 11;
+const SIGTERM: i32 = 15;
+
+/// One `#[test]` per libc: `NAME::glibc` and `NAME::musl` call `NAME(variant)`.
+macro_rules! per_libc {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn glibc() {
+                super::$name(pico_testkit::Variant::GlibcStatic)
+            }
+            #[test]
+            fn musl() {
+                super::$name(pico_testkit::Variant::MuslStatic)
+            }
+        }
+    )*};
+}
+
+per_libc!(
+    hello,
+    exit_codes,
+    args_env,
+    fileio,
+    dirs,
+    memory,
+    segv_null,
+    segv_ro,
+    segv_unmapped,
+    abort,
+    raise_ign,
+    time,
+    ids,
+    stdio_filter,
+    tls,
+    avx,
+    shell_sees_death_status,
+);
+
+/// Runs fixture `name` both ways in a scratch directory (the cwd of both runs).
+fn run(name: &str, variant: Variant, args: &[&str], stdin: &[u8]) -> Outcome {
+    let dir = TempDir::new(name);
+    diff(
+        picorun(),
+        &fixture(name, variant),
+        args,
+        stdin,
+        Some(dir.path()),
+    )
+}
+
+/// Runs fixture `name` with `.` as its argument in twin empty directories, for
+/// fixtures that create files: each run starts from the same empty state.
+fn run_in_twins(name: &str, variant: Variant) -> Outcome {
+    let dir = TempDir::new(name);
+    let prog = fixture(name, variant);
+    let native = run_native(&prog, &["."], b"", Some(&dir.subdir("native")));
+    let pico = run_picorun(picorun(), &prog, &["."], b"", Some(&dir.subdir("picorun")));
+    assert_same(&native, &pico, &format!("{name} ({variant:?})"));
+    pico
+}
+
+/// The fixture's own failure markers must not appear natively.
+fn assert_clean(out: &Outcome) {
+    let text = out.stdout_str();
+    assert!(out.code() == Some(0), "native run failed:\n{out}");
+    assert!(
+        !text.contains("FAIL") && !text.contains("unexpected"),
+        "the fixture reports a failure natively:\n{text}"
+    );
+}
+
+fn hello(v: Variant) {
+    let out = run("hello", v, &[], b"");
+    assert_eq!(out.stdout, b"hello world\n");
+    assert_eq!(out.stderr, b"", "picorun must keep stderr clean by default");
+    assert_eq!(out.code(), Some(0));
+}
+
+fn exit_codes(v: Variant) {
+    for (arg, code) in [("0", 0), ("1", 1), ("42", 42), ("255", 255), ("256", 0)] {
+        let out = run("exit_codes", v, &[arg], b"");
+        assert_eq!(out.code(), Some(code), "exit({arg})");
+    }
+}
+
+fn args_env(v: Variant) {
+    let args = [
+        "PICORUN_TEST",
+        "LANG",
+        "with space",
+        "",
+        "NOPE",
+        "ünïcödé",
+        "--",
+        "-x",
+        "--trace",
+    ];
+    let out = run("args_env", v, &args, b"");
+    let text = out.stdout_str();
+    for line in [
+        "argc 10",
+        "argv[7] \"--\"",
+        "argv[9] \"--trace\"",
+        "env PICORUN_TEST=1",
+        "env NOPE=(unset)",
+        "AT_PAGESZ is 4096 1",
+        "AT_RANDOM set 1 nonzero 1",
+        "AT_EXECFN equals argv[0] 1",
+        "AT_PLATFORM x86_64",
+        "AT_UID is getuid 1",
+        "AT_SECURE 0",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in:\n{text}"
+        );
+    }
+}
+
+fn fileio(v: Variant) {
+    assert_clean(&run_in_twins("fileio", v));
+}
+
+fn dirs(v: Variant) {
+    let out = run_in_twins("dirs", v);
+    assert_clean(&out);
+    assert!(out.stdout_str().contains("cwd after chdir a/b: /a/b\n"));
+}
+
+fn memory(v: Variant) {
+    assert_clean(&run_in_twins("memory", v));
+}
+
+/// The program dies of `signal` after printing `line`, natively and under picorun.
+fn dies_of(name: &str, v: Variant, signal: i32, line: &str) {
+    let out = run(name, v, &[], b"");
+    assert_eq!(out.signal(), Some(signal), "{name}: {out}");
+    assert_eq!(out.stdout_str(), format!("{line}\n"));
+}
+
+fn segv_null(v: Variant) {
+    dies_of("segv_null", v, SIGSEGV, "about to fault");
+}
+
+fn segv_ro(v: Variant) {
+    dies_of("segv_ro", v, SIGSEGV, "read back x, now writing");
+}
+
+fn segv_unmapped(v: Variant) {
+    dies_of("segv_unmapped", v, SIGSEGV, "unmapped, now reading");
+}
+
+fn abort(v: Variant) {
+    dies_of("abort", v, SIGABRT, "aborting");
+}
+
+fn raise_ign(v: Variant) {
+    dies_of("raise_ign", v, SIGTERM, "survived");
+}
+
+/// A parent shell sees the same wait status: `$?` is 128 + signal.
+fn shell_sees_death_status(v: Variant) {
+    let dir = TempDir::new("shell");
+    let sh = Path::new("/bin/sh");
+    let script = "\"$@\"; echo $?";
+    for (name, status) in [("segv_null", "139"), ("abort", "134")] {
+        let prog = fixture(name, v);
+        let prog = prog.to_str().expect("fixture paths are UTF-8");
+        let pico = picorun().to_str().expect("target paths are UTF-8");
+        let native = run_native(sh, &["-c", script, "sh", prog], b"", Some(dir.path()));
+        let under = run_native(
+            sh,
+            &["-c", script, "sh", pico, "--", prog],
+            b"",
+            Some(dir.path()),
+        );
+        assert_eq!(
+            native.stdout_str().lines().last(),
+            Some(status),
+            "native {name}: {native}"
+        );
+        assert_same(&native, &under, &format!("sh -c '{name}; echo $?'"));
+    }
+}
+
+fn time(v: Variant) {
+    let out = run("time", v, &[], b"");
+    assert!(
+        !out.stdout_str().contains(" 0\n"),
+        "a clock check fails natively:\n{out}"
+    );
+}
+
+fn ids(v: Variant) {
+    let out = run("ids", v, &[], b"stdin is a pipe\n");
+    let text = out.stdout_str();
+    assert!(text.contains("uname Linux x86_64\n"), "{text}");
+    assert!(text.contains("FIONREAD ok 1 bytes 5\n"), "{text}");
+    assert!(text.contains("prctl name \"pico-ids\"\n"), "{text}");
+}
+
+fn stdio_filter(v: Variant) {
+    let out = run("stdio_filter", v, &[], b"");
+    assert_eq!(out.stderr, b"bytes=0 lines=0 read_calls_ok=1\n");
+
+    let out = run("stdio_filter", v, &[], b"Hello, pipe!\nsecond line\n");
+    assert_eq!(out.stdout, b"HELLO, PIPE!\nSECOND LINE\n");
+
+    // Several pipe buffers' worth, so reads and writes are split.
+    let big: Vec<u8> = (0..3_000_000u32)
+        .map(|i| b"abcdefghij\n"[(i % 11) as usize])
+        .collect();
+    let out = run("stdio_filter", v, &[], &big);
+    assert_eq!(out.stdout, big.to_ascii_uppercase());
+    assert_eq!(
+        out.stderr_str(),
+        format!(
+            "bytes={} lines={} read_calls_ok=1\n",
+            big.len(),
+            big.len() / 11
+        )
+    );
+}
+
+fn tls(v: Variant) {
+    let out = run("tls", v, &[], b"");
+    assert!(out
+        .stdout_str()
+        .ends_with("arch_prctl_get 0 fs0_is_fsbase 1 self_is_pthread_self 1\n"));
+}
+
+fn avx(v: Variant) {
+    let out = run("avx", v, &[], b"");
+    let text = out.stdout_str();
+    if text.contains("cpu has avx2 1") {
+        assert!(text.contains("ymm8 survives syscall 1"), "{text}");
+    }
+}
