@@ -84,10 +84,7 @@ fn median_ns(id: &str) -> Option<f64> {
     let json = std::fs::read_to_string(path).ok()?;
     let median = &json[json.find("\"median\"")?..];
     let value = &median[median.find("\"point_estimate\":")? + "\"point_estimate\":".len()..];
-    value[..value.find([',', '}'])?]
-        .trim()
-        .parse()
-        .ok()
+    value[..value.find([',', '}'])?].trim().parse().ok()
 }
 
 fn report() {

@@ -43,6 +43,8 @@ pub struct Loaded {
     pub entry: u64,
     pub stack_pointer: u64,
     pub layout: Layout,
+    /// The ELF file that was loaded (a script's interpreter).
+    pub exe: PathBuf,
 }
 
 fn prot(p: Prot) -> u32 {
@@ -53,13 +55,38 @@ fn not_exec(path: &Path, why: impl fmt::Display) -> ExecError {
     ExecError::NotExecutable(path.to_path_buf(), why.to_string())
 }
 
-/// Reads and checks `path`, maps it into `vm`, builds the stack.
+/// How many `#!` interpreters may chain (Linux allows 4 rewrites).
+const MAX_SCRIPT_DEPTH: u32 = 4;
+
+/// Reads and checks `path`, maps it into `vm`, builds the stack. A `#!`
+/// script runs its interpreter, with argv rewritten like the kernel's
+/// binfmt_script: interpreter, its optional argument, the script path, then
+/// the script's arguments after argv[0].
 pub fn load(
     vm: &mut Vm,
     path: &Path,
     argv: &[OsString],
     envp: &[OsString],
 ) -> Result<Loaded, ExecError> {
+    let mut path = path.to_path_buf();
+    let mut argv = argv.to_vec();
+    for _ in 0..=MAX_SCRIPT_DEPTH {
+        let bytes = read_program(&path)?;
+        let Some(script) = pico_loader::parse_shebang(&bytes) else {
+            return load_elf(vm, &path, &bytes, &argv, envp);
+        };
+        let mut rewritten = vec![OsString::from(&script.interpreter)];
+        rewritten.extend(script.arg.map(OsString::from));
+        rewritten.push(path.clone().into_os_string());
+        rewritten.extend(argv.iter().skip(1).cloned());
+        argv = rewritten;
+        path = PathBuf::from(script.interpreter);
+    }
+    Err(not_exec(&path, "too many levels of #! interpreters"))
+}
+
+/// The program's bytes, or why it cannot be read.
+fn read_program(path: &Path) -> Result<Vec<u8>, ExecError> {
     let file = File::open(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => ExecError::NotFound(path.to_path_buf()),
         _ => not_exec(path, e),
@@ -67,8 +94,18 @@ pub fn load(
     if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
         return Err(not_exec(path, "is a directory"));
     }
-    let bytes = std::fs::read(path).map_err(|e| not_exec(path, e))?;
-    let plan = pico_loader::parse(&bytes).map_err(|e| match e {
+    std::fs::read(path).map_err(|e| not_exec(path, e))
+}
+
+fn load_elf(
+    vm: &mut Vm,
+    path: &Path,
+    bytes: &[u8],
+    argv: &[OsString],
+    envp: &[OsString],
+) -> Result<Loaded, ExecError> {
+    let file = File::open(path).map_err(|e| not_exec(path, e))?;
+    let plan = pico_loader::parse(bytes).map_err(|e| match e {
         LoadError::NotElf => not_exec(path, "not an ELF executable (cannot execute binary file)"),
         other => not_exec(path, other),
     })?;
@@ -167,6 +204,7 @@ pub fn load(
             brk_start: brk,
             brk,
         },
+        exe: path.to_path_buf(),
     })
 }
 

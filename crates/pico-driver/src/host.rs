@@ -179,6 +179,12 @@ const PASSTHROUGH: &[i64] = &[
     libc::SYS_getgid,
     libc::SYS_getegid,
     libc::SYS_tkill,
+    libc::SYS_preadv,
+    libc::SYS_pwritev,
+    libc::SYS_preadv2,
+    libc::SYS_pwritev2,
+    libc::SYS_poll,
+    libc::SYS_ppoll,
 ];
 
 /// Calls host syscall `nr` with `args`; `Err` carries the host's errno.

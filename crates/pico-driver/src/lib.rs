@@ -1,5 +1,8 @@
 //! pico-driver: the Linux syscall layer of a pico process.
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 //!
 //! Services every syscall of a guest program against real host resources
 //! (files, pipes, time, processes) with Linux semantics, or answers

@@ -240,11 +240,14 @@ pub fn mremap(
     }
     let regions = vm.memory().regions();
     let old_end = old.checked_add(old_len).ok_or(Errno::EFAULT)?;
-    // The old range must be one mapping.
-    let Some((_, region_end, _)) = regions.get(old) else {
+    // The old range must be one mapping (in Linux terms, one VMA: mapped
+    // throughout, with one protection and sharing).
+    let Some((_, _, &first)) = regions.get(old) else {
         return Err(Errno::EFAULT);
     };
-    if region_end < old_end {
+    if !regions.covered(old, old_end, |r| {
+        r.prot == first.prot && r.shared == first.shared
+    }) {
         return Err(Errno::EFAULT);
     }
     if flags & MREMAP_FIXED != 0 {
@@ -316,6 +319,31 @@ pub fn madvise(vm: &mut Vm, addr: u64, len: u64, advice: u64) -> Result<u64, Err
         return Err(Errno::ENOMEM);
     }
     vm.advise(addr, len, advice as i32).map_err(io_errno)?;
+    Ok(0)
+}
+
+/// msync(2).
+pub fn msync(vm: &mut Vm, addr: u64, len: u64, flags: u64) -> Result<u64, Errno> {
+    const MS_ASYNC: u64 = 1;
+    const MS_INVALIDATE: u64 = 2;
+    const MS_SYNC: u64 = 4;
+    if !aligned(addr)
+        || flags & !(MS_ASYNC | MS_INVALIDATE | MS_SYNC) != 0
+        || flags & (MS_ASYNC | MS_SYNC) == (MS_ASYNC | MS_SYNC)
+    {
+        return Err(Errno::EINVAL);
+    }
+    let len = page_up(len).ok_or(Errno::ENOMEM)?;
+    if len == 0 {
+        return Ok(0);
+    }
+    let end = addr.checked_add(len).ok_or(Errno::ENOMEM)?;
+    if end > WINDOW_SIZE || !vm.memory().regions().covered(addr, end, |_| true) {
+        return Err(Errno::ENOMEM);
+    }
+    vm.memory()
+        .sync(addr, len, flags as i32)
+        .map_err(io_errno)?;
     Ok(0)
 }
 

@@ -47,7 +47,7 @@ impl Process {
         let vcpu = vm
             .create_vcpu(0, loaded.entry, loaded.stack_pointer)
             .map_err(ExecError::Vm)?;
-        let exe = std::fs::canonicalize(&config.program).unwrap_or_else(|_| config.program.clone());
+        let exe = std::fs::canonicalize(&loaded.exe).unwrap_or_else(|_| loaded.exe.clone());
         let task = Task {
             vm,
             vcpu,

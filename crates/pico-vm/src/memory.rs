@@ -303,6 +303,20 @@ impl Memory {
         Ok(())
     }
 
+    /// Host `msync` on a mapped guest range: the guest's shared file
+    /// mappings are host mappings, so this is the real write-back.
+    pub fn sync(&self, addr: u64, len: u64, flags: i32) -> io::Result<()> {
+        if !page_aligned(addr, len) || !in_window(addr, len) {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        // SAFETY: inside the window; msync does not change any mapping.
+        let ret = unsafe { libc::msync(self.host(addr).cast(), len as usize, flags) };
+        if ret != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
     /// Checks that the guest may access `[addr, addr+len)` as `access`.
     pub fn check(&self, addr: u64, len: u64, access: Access) -> Result<(), Fault> {
         if len == 0 {

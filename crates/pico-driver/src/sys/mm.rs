@@ -38,6 +38,11 @@ pub fn madvise(t: &mut Task, a: &Args) -> SysResult {
     mm::madvise(&mut t.vm, a[0], a[1], a[2])
 }
 
+/// msync(2).
+pub fn msync(t: &mut Task, a: &Args) -> SysResult {
+    mm::msync(&mut t.vm, a[0], a[1], a[2])
+}
+
 /// brk(2).
 pub fn brk(t: &mut Task, a: &Args) -> SysResult {
     Ok(mm::brk(&mut t.vm, &mut t.layout, a[0]))

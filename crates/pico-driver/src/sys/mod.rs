@@ -8,6 +8,7 @@
 pub mod fs;
 pub mod info;
 pub mod mm;
+pub mod poll;
 pub mod rw;
 pub mod signal;
 pub mod table;

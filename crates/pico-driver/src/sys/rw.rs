@@ -114,19 +114,47 @@ fn iovecs(t: &Task, addr: u64, count: u64, access: Access) -> Result<Vec<libc::i
     Ok(out)
 }
 
+/// readv/writev and their positioned forms: `a[3..6]` (offset, unused
+/// high half, flags) pass through for preadv/pwritev(2).
 fn vector_io(t: &mut Task, a: &Args, nr: i64, access: Access) -> SysResult {
     let fd = t.fds.host(a[0])?;
     let mut iov = iovecs(t, a[1], a[2], access)?;
     let n = iov.len() as u64;
     // Every iovec points into checked guest memory; `iov` outlives the call.
+    let iov = HostArg::Local(iov.as_mut_ptr().cast());
     host::call(
         nr,
         &[
             HostArg::Fd(fd),
-            HostArg::Local(iov.as_mut_ptr().cast()),
+            iov,
             n.into(),
+            a[3].into(),
+            a[4].into(),
+            a[5].into(),
         ],
     )
+}
+
+/// preadv(2).
+pub fn preadv(t: &mut Task, a: &Args) -> SysResult {
+    vector_io(t, a, libc::SYS_preadv, Access::Write)
+}
+
+/// pwritev(2).
+pub fn pwritev(t: &mut Task, a: &Args) -> SysResult {
+    let r = vector_io(t, a, libc::SYS_pwritev, Access::Read);
+    pipe_check(t, r)
+}
+
+/// preadv2(2).
+pub fn preadv2(t: &mut Task, a: &Args) -> SysResult {
+    vector_io(t, a, libc::SYS_preadv2, Access::Write)
+}
+
+/// pwritev2(2).
+pub fn pwritev2(t: &mut Task, a: &Args) -> SysResult {
+    let r = vector_io(t, a, libc::SYS_pwritev2, Access::Read);
+    pipe_check(t, r)
 }
 
 /// readv(2).

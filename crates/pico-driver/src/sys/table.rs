@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use pico_abi::sysno as nr;
 
 use super::Handler::{self, Control, Plain};
-use super::{fs, info, mm, rw, signal, task, time};
+use super::{fs, info, mm, poll, rw, signal, task, time};
 
 /// How an argument is shown by `--trace`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -108,6 +108,12 @@ pub static TABLE: &[Entry] = &[
     e(nr::PWRITE64, &[Fd, InBuf(2), Uint, Long], Plain(rw::pwrite64)),
     e(nr::READV, &[Fd, Ptr, Uint], Plain(rw::readv)),
     e(nr::WRITEV, &[Fd, Ptr, Uint], Plain(rw::writev)),
+    e(nr::PREADV, &[Fd, Ptr, Uint, Long], Plain(rw::preadv)),
+    e(nr::PWRITEV, &[Fd, Ptr, Uint, Long], Plain(rw::pwritev)),
+    e(nr::PREADV2, &[Fd, Ptr, Uint, Long, Hex, Hex], Plain(rw::preadv2)),
+    e(nr::PWRITEV2, &[Fd, Ptr, Uint, Long, Hex, Hex], Plain(rw::pwritev2)),
+    e(nr::POLL, &[Ptr, Uint, Int], Plain(poll::poll)),
+    partial(nr::PPOLL, &[Ptr, Uint, Ptr, Ptr, Uint], Plain(poll::ppoll), "the signal mask argument has no effect until asynchronous signal delivery exists"),
     e(nr::LSEEK, &[Fd, Long, Whence], Plain(rw::lseek)),
     e(nr::SENDFILE, &[Fd, Fd, Ptr, Uint], Plain(rw::sendfile)),
     e(nr::COPY_FILE_RANGE, &[Fd, Ptr, Fd, Ptr, Uint, Hex], Plain(rw::copy_file_range)),
@@ -174,6 +180,7 @@ pub static TABLE: &[Entry] = &[
     e(nr::MUNMAP, &[Hex, Uint], Plain(mm::munmap)),
     partial(nr::MPROTECT, &[Hex, Uint, Prot], Plain(mm::mprotect), "PROT_EXEC is not enforced separately from read (static guest page tables)"),
     addr(partial(nr::MREMAP, &[Hex, Uint, Uint, MremapFlags, Hex], Plain(mm::mremap), "MREMAP_DONTUNMAP is EINVAL")),
+    e(nr::MSYNC, &[Hex, Uint, Hex], Plain(mm::msync)),
     e(nr::MADVISE, &[Hex, Uint, Madvise], Plain(mm::madvise)),
     // time
     e(nr::CLOCK_GETTIME, &[ClockId, Ptr], Plain(time::clock_gettime)),
