@@ -61,3 +61,22 @@ pub(crate) fn kvm_open_error(e: kvm_ioctls::Error) -> VmError {
     };
     VmError::KvmUnavailable { reason, hint }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_or_forbidden_kvm_says_what_to_do() {
+        let missing = kvm_open_error(kvm_ioctls::Error::new(libc::ENOENT)).to_string();
+        assert!(
+            missing.contains("no such device") && missing.contains("modprobe"),
+            "{missing}"
+        );
+        let denied = kvm_open_error(kvm_ioctls::Error::new(libc::EACCES)).to_string();
+        assert!(
+            denied.contains("permission denied") && denied.contains("kvm' group"),
+            "{denied}"
+        );
+    }
+}

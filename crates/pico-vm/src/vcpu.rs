@@ -223,9 +223,8 @@ impl Vcpu {
             }
             self.regs_dirty = false;
         }
-        let outcome = match self.fd.run() {
-            Ok(VcpuExit::IoOut(port, _)) => Ok(Some(port)),
-            Ok(VcpuExit::IoIn(port, _)) => Ok(Some(port)),
+        let port = match self.fd.run() {
+            Ok(VcpuExit::IoOut(port, _)) | Ok(VcpuExit::IoIn(port, _)) => Ok(port),
             Ok(VcpuExit::MmioRead(addr, _)) | Ok(VcpuExit::MmioWrite(addr, _)) => {
                 Err(Exit::MemoryFault { addr: Some(addr) })
             }
@@ -245,9 +244,8 @@ impl Vcpu {
             }
         };
         self.load_regs()?;
-        match outcome {
-            Ok(Some(port)) => self.port_exit(port),
-            Ok(None) => unreachable!(),
+        match port {
+            Ok(port) => self.port_exit(port),
             Err(exit) => Ok(exit),
         }
     }

@@ -90,7 +90,7 @@ pub fn poll(t: &mut Task, a: &Args) -> SysResult {
         a[0],
         a[1],
         libc::SYS_poll,
-        &[u64::from(a[2] as u32 as i32 as i64 as u64).into()],
+        &[(a.int(2) as i64 as u64).into()],
     )
 }
 
