@@ -13,7 +13,7 @@ use pico_abi::auxv;
 use pico_loader::{build_stack, ElfKind, LoadError, MapStep, Prot, StackSpec};
 use pico_vm::Vm;
 
-use crate::mm::{Layout, PIE_BASE, STACK_SIZE, STACK_TOP};
+use crate::mm::{Layout, MMAP_MIN, MMAP_TOP, PIE_BASE, STACK_SIZE, STACK_TOP};
 
 /// Why a program could not be started.
 #[derive(Debug)]
@@ -97,27 +97,47 @@ fn read_program(path: &Path) -> Result<Vec<u8>, ExecError> {
     std::fs::read(path).map_err(|e| not_exec(path, e))
 }
 
-fn load_elf(
-    vm: &mut Vm,
-    path: &Path,
-    bytes: &[u8],
-    argv: &[OsString],
-    envp: &[OsString],
-) -> Result<Loaded, ExecError> {
-    let file = File::open(path).map_err(|e| not_exec(path, e))?;
-    let plan = pico_loader::parse(bytes).map_err(|e| match e {
+/// An ELF image mapped into the guest.
+struct Mapped {
+    plan: pico_loader::LoadPlan,
+    bias: u64,
+}
+
+/// Where an image goes: ET_EXEC where it says; a PIE at `PIE_BASE`; an
+/// interpreter (`PlaceAt::MmapArea`) in the highest free gap, as Linux puts
+/// ld.so among the mmap area.
+enum PlaceAt {
+    Program,
+    MmapArea,
+}
+
+fn parse(path: &Path, bytes: &[u8]) -> Result<pico_loader::LoadPlan, ExecError> {
+    pico_loader::parse(bytes).map_err(|e| match e {
         LoadError::NotElf => not_exec(path, "not an ELF executable (cannot execute binary file)"),
         other => not_exec(path, other),
-    })?;
-    if let Some(interp) = &plan.interp {
-        return Err(not_exec(
-            path,
-            format!("dynamically linked (interpreter {interp}): only static programs are supported so far"),
-        ));
-    }
-    let bias = match plan.kind {
-        ElfKind::Exec => 0,
-        ElfKind::Dyn => PIE_BASE.wrapping_sub(plan.span.0),
+    })
+}
+
+/// Maps `plan` from `path` into the guest: zero-copy private file
+/// mappings, the BSS head zeroed, anonymous memory for the rest.
+fn map_image(
+    vm: &mut Vm,
+    path: &Path,
+    plan: pico_loader::LoadPlan,
+    at: PlaceAt,
+) -> Result<Mapped, ExecError> {
+    let file = File::open(path).map_err(|e| not_exec(path, e))?;
+    let bias = match (plan.kind, at) {
+        (ElfKind::Exec, _) => 0,
+        (ElfKind::Dyn, PlaceAt::Program) => PIE_BASE.wrapping_sub(plan.span.0),
+        (ElfKind::Dyn, PlaceAt::MmapArea) => {
+            let base = vm
+                .memory()
+                .regions()
+                .find_gap_below(plan.span_len(), MMAP_MIN, MMAP_TOP, 2 << 20)
+                .ok_or_else(|| not_exec(path, "no room for the interpreter"))?;
+            base.wrapping_sub(plan.span.0)
+        }
     };
     let map_err = |e: std::io::Error| not_exec(path, format!("cannot map segment: {e}"));
     let mut finals = Vec::new();
@@ -147,6 +167,37 @@ fn load_elf(
     for (addr, len, p) in finals {
         vm.protect(addr, len, p).map_err(map_err)?;
     }
+    Ok(Mapped { plan, bias })
+}
+
+fn load_elf(
+    vm: &mut Vm,
+    path: &Path,
+    bytes: &[u8],
+    argv: &[OsString],
+    envp: &[OsString],
+) -> Result<Loaded, ExecError> {
+    let main = map_image(vm, path, parse(path, bytes)?, PlaceAt::Program)?;
+    let (plan, bias) = (&main.plan, main.bias);
+    let interp = match &plan.interp {
+        None => None,
+        Some(interp) => {
+            let interp_path = Path::new(interp);
+            let interp_bytes = read_program(interp_path).map_err(|e| match e {
+                ExecError::NotFound(_) => not_exec(path, format!("interpreter {interp} not found")),
+                other => other,
+            })?;
+            let interp_plan = parse(interp_path, &interp_bytes)?;
+            if interp_plan.interp.is_some() || interp_plan.kind != ElfKind::Dyn {
+                return Err(not_exec(
+                    path,
+                    format!("interpreter {interp} is not a shared object"),
+                ));
+            }
+            Some(map_image(vm, interp_path, interp_plan, PlaceAt::MmapArea)?)
+        }
+    };
+    let map_err = |e: std::io::Error| not_exec(path, format!("cannot map segment: {e}"));
     let stack_prot = 1 | 2 | if plan.exec_stack { 4 } else { 0 };
     vm.map_anon(STACK_TOP - STACK_SIZE, STACK_SIZE, stack_prot, false)
         .map_err(map_err)?;
@@ -157,6 +208,13 @@ fn load_elf(
     let mut random = [0u8; 16];
     let _ = getrandom(&mut random);
     let entry = bias.wrapping_add(plan.entry);
+    let (start, interp_base) = match &interp {
+        Some(i) => (
+            i.bias.wrapping_add(i.plan.entry),
+            i.bias.wrapping_add(i.plan.span.0),
+        ),
+        None => (entry, 0),
+    };
     let aux = [
         (auxv::AT_MINSIGSTKSZ, host_auxv(libc::AT_MINSIGSTKSZ)),
         (auxv::AT_HWCAP, host_auxv(libc::AT_HWCAP)),
@@ -168,7 +226,7 @@ fn load_elf(
         ),
         (auxv::AT_PHENT, plan.phent),
         (auxv::AT_PHNUM, plan.phnum),
-        (auxv::AT_BASE, 0),
+        (auxv::AT_BASE, interp_base),
         (auxv::AT_FLAGS, 0),
         (auxv::AT_ENTRY, entry),
         (auxv::AT_UID, host_auxv(libc::AT_UID)),
@@ -198,7 +256,7 @@ fn load_elf(
         .map_err(|_| not_exec(path, "cannot write the initial stack"))?;
     let brk = plan.brk_start(bias);
     Ok(Loaded {
-        entry,
+        entry: start,
         stack_pointer: image.sp,
         layout: Layout {
             brk_start: brk,

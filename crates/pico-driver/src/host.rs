@@ -185,6 +185,16 @@ const PASSTHROUGH: &[i64] = &[
     libc::SYS_pwritev2,
     libc::SYS_poll,
     libc::SYS_ppoll,
+    libc::SYS_futex,
+    libc::SYS_getxattr,
+    libc::SYS_lgetxattr,
+    libc::SYS_fgetxattr,
+    libc::SYS_listxattr,
+    libc::SYS_llistxattr,
+    libc::SYS_flistxattr,
+    libc::SYS_setxattr,
+    libc::SYS_lsetxattr,
+    libc::SYS_fsetxattr,
 ];
 
 /// Calls host syscall `nr` with `args`; `Err` carries the host's errno.

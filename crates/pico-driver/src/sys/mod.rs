@@ -6,6 +6,7 @@
 //! process return a [`Flow`] instead, so nobody ends it by accident.
 
 pub mod fs;
+pub mod futex;
 pub mod info;
 pub mod mm;
 pub mod poll;

@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use pico_abi::sysno as nr;
 
 use super::Handler::{self, Control, Plain};
-use super::{fs, info, mm, poll, rw, signal, task, time};
+use super::{fs, futex, info, mm, poll, rw, signal, task, time};
 
 /// How an argument is shown by `--trace`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -174,6 +174,15 @@ pub static TABLE: &[Entry] = &[
     e(nr::SYMLINKAT, &[Path, DirFd, Path], Plain(fs::symlinkat)),
     partial(nr::READLINK, &[Path, OutBuf(2), Uint], Plain(fs::readlink), "/proc/self/exe names the guest program; other /proc/self links are picorun's"),
     partial(nr::READLINKAT, &[DirFd, Path, OutBuf(3), Uint], Plain(fs::readlinkat), "/proc/self/exe names the guest program; other /proc/self links are picorun's"),
+    e(nr::GETXATTR, &[Path, Path, Ptr, Uint], Plain(fs::getxattr)),
+    e(nr::LGETXATTR, &[Path, Path, Ptr, Uint], Plain(fs::lgetxattr)),
+    e(nr::FGETXATTR, &[Fd, Path, Ptr, Uint], Plain(fs::fgetxattr)),
+    e(nr::LISTXATTR, &[Path, Ptr, Uint], Plain(fs::listxattr)),
+    e(nr::LLISTXATTR, &[Path, Ptr, Uint], Plain(fs::llistxattr)),
+    e(nr::FLISTXATTR, &[Fd, Ptr, Uint], Plain(fs::flistxattr)),
+    e(nr::SETXATTR, &[Path, Path, Ptr, Uint, Hex], Plain(fs::setxattr)),
+    e(nr::LSETXATTR, &[Path, Path, Ptr, Uint, Hex], Plain(fs::lsetxattr)),
+    e(nr::FSETXATTR, &[Fd, Path, Ptr, Uint, Hex], Plain(fs::fsetxattr)),
     // memory
     addr(e(nr::BRK, &[Hex], Plain(mm::brk))),
     addr(partial(nr::MMAP, &[Hex, Uint, Prot, MapFlags, Fd, Hex], Plain(mm::mmap), "MAP_HUGETLB and MAP_SYNC are EINVAL; placement is inside picorun's 1 TiB window")),
@@ -212,6 +221,7 @@ pub static TABLE: &[Entry] = &[
     partial(nr::PRCTL, &[PrctlOption, Hex, Hex, Hex, Hex], Plain(task::prctl), "PR_SET_NAME and PR_GET_NAME; other options EINVAL"),
     e(nr::SCHED_YIELD, &[], Plain(task::sched_yield)),
     e(nr::SCHED_GETAFFINITY, &[Int, Uint, Ptr], Plain(task::sched_getaffinity)),
+    e(nr::FUTEX, &[Ptr, Hex, Uint, Ptr, Ptr, Hex], Plain(futex::futex)),
     // signals
     partial(nr::RT_SIGACTION, &[Signal, Ptr, Ptr, Uint], Plain(signal::rt_sigaction), "default actions and SIG_IGN are exact; running a handler ends the process (no signal frames yet)"),
     e(nr::RT_SIGPROCMASK, &[SigHow, Ptr, Ptr, Uint], Plain(signal::rt_sigprocmask)),
