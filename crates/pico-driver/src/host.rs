@@ -186,6 +186,11 @@ const PASSTHROUGH: &[i64] = &[
     libc::SYS_poll,
     libc::SYS_ppoll,
     libc::SYS_futex,
+    libc::SYS_alarm,
+    libc::SYS_setitimer,
+    libc::SYS_getitimer,
+    libc::SYS_rt_sigqueueinfo,
+    libc::SYS_rt_tgsigqueueinfo,
     libc::SYS_getxattr,
     libc::SYS_lgetxattr,
     libc::SYS_fgetxattr,
@@ -279,11 +284,19 @@ pub fn auxval(key: libc::c_ulong) -> u64 {
 }
 
 /// Stops picorun with `signo` (the guest's default "stop" action), as job
-/// control would stop the native process; returns once continued.
+/// control would stop the native process; returns once continued, with the
+/// signal routed to the guest again.
 pub fn stop_self(signo: i32) {
+    set_host_disposition(signo, false);
     // SAFETY: raising a stop signal on ourselves with its default
-    // disposition only suspends the process.
+    // disposition only suspends the process until SIGCONT.
     unsafe {
         libc::raise(signo);
     }
+    crate::hostsig::catch(signo as u32);
+}
+
+/// The real user id (for siginfo of self-sent signals).
+pub fn uid() -> u32 {
+    call(libc::SYS_getuid, &[]).map(|u| u as u32).unwrap_or(0)
 }

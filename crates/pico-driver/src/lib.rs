@@ -10,10 +10,13 @@
 //! module that calls the host kernel with guest pointers is [`host`].
 
 pub mod exec;
+pub mod faultaddr;
 pub mod fd;
 pub mod host;
+pub mod hostsig;
 pub mod mm;
 pub mod process;
+pub mod sigframe;
 pub mod signal;
 pub mod sys;
 pub mod task;

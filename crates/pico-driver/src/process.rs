@@ -1,17 +1,21 @@
 //! A pico process from start to end: create the VM, load the program, then
 //! the run loop — each exit is a syscall to dispatch, a fault to turn into
-//! a signal, or the end.
+//! a signal, or the end — and signal delivery between exits.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use pico_abi::{signal as sig, Errno};
+use pico_abi::signal::{self as sig, KernelSigaction};
+use pico_abi::{sysno, Errno};
+use pico_vm::layout::selector;
 use pico_vm::{ExceptionInfo, Exit, Vm, VmError};
 
 use crate::exec::{self, ExecError};
 use crate::fd::FdTable;
-use crate::signal::{Disposition, Signals};
+use crate::hostsig;
+use crate::sigframe::{self, FrameInput, RED_ZONE};
+use crate::signal::{Action, Pending, Signals};
 use crate::sys::table::{self, Entry};
 use crate::sys::{Args, Flow};
 use crate::task::{Outcome, Task};
@@ -44,17 +48,18 @@ impl Process {
         crate::host::set_host_disposition(libc::SIGPIPE, true);
         let mut vm = Vm::new().map_err(ExecError::Vm)?;
         let loaded = exec::load(&mut vm, &config.program, &config.args, &config.env)?;
-        let vcpu = vm
+        let mut vcpu = vm
             .create_vcpu(0, loaded.entry, loaded.stack_pointer)
             .map_err(ExecError::Vm)?;
+        hostsig::set_kick(vcpu.kick_handle());
         let exe = std::fs::canonicalize(&loaded.exe).unwrap_or_else(|_| loaded.exe.clone());
         let task = Task {
             vm,
             vcpu,
             fds: FdTable::with_stdio(),
             layout: loaded.layout,
-            signals: Signals::default(),
-            signal_effect: Disposition::None,
+            signals: Signals::inherit(),
+            forced: None,
             exe,
             pid: std::process::id(),
             clear_child_tid: 0,
@@ -89,29 +94,73 @@ impl Process {
                 Exit::Syscall => self.syscall()?,
                 Exit::Exception(info) => {
                     log::debug!("guest exception {info:?}");
-                    self.task.raise(fault_signal(&info), true);
+                    // The user context is the one the CPU pushed.
+                    self.task
+                        .vcpu
+                        .resume_user(info.rip, info.rsp, info.rflags)?;
+                    let (signo, code, addr) = fault_signal(&info);
+                    self.task.force(signo, code, addr);
                     None
                 }
                 Exit::MemoryFault { addr } => {
+                    let (code, addr) = self.fault_address(addr);
                     log::debug!(
-                        "guest memory fault at {addr:?}, rip {:#x}",
+                        "guest memory fault at {addr:#x}, rip {:#x}",
                         self.task.vcpu.regs().rip
                     );
-                    self.task.raise(sig::SIGSEGV, true);
+                    self.task.force(sig::SIGSEGV, code, addr);
                     None
                 }
                 Exit::Shutdown => {
                     log::warn!("guest triple fault at rip {:#x}", self.task.vcpu.regs().rip);
-                    self.task.raise(sig::SIGSEGV, true);
-                    None
+                    return Ok(Some(Outcome::Signaled(sig::SIGSEGV as i32)));
                 }
                 Exit::Interrupted => None,
             };
-            if let Some(outcome) = outcome.or_else(|| self.act_on_signal()) {
+            if let Some(outcome) = outcome {
+                return Ok(Some(outcome));
+            }
+            if let Some(outcome) = self.deliver()? {
                 return Ok(Some(outcome));
             }
         }
         Ok(None)
+    }
+
+    /// si_code and si_addr of a memory fault: the address KVM gave, or the
+    /// one the instruction at rip was denied (decoded), and whether
+    /// anything is mapped there (SEGV_ACCERR) or not (SEGV_MAPERR).
+    fn fault_address(&mut self, known: Option<u64>) -> (i32, u64) {
+        let t = &mut self.task;
+        let addr = known.or_else(|| {
+            let regs = *t.vcpu.regs();
+            let mem = t.vm.memory();
+            let len = mem.accessible_len(regs.rip, 15, pico_vm::Access::Read);
+            let mut code = vec![0u8; len as usize];
+            mem.read(regs.rip, &mut code).ok()?;
+            let (fs, gs) = (t.vcpu.fs_base().unwrap_or(0), t.vcpu.gs_base().unwrap_or(0));
+            let accesses = crate::faultaddr::accesses(&code, regs.rip, &regs, fs, gs);
+            accesses.iter().find_map(|&(a, write)| {
+                let access = if write {
+                    pico_vm::Access::Write
+                } else {
+                    pico_vm::Access::Read
+                };
+                mem.check(a, 1, access).is_err().then_some(a)
+            })
+        });
+        let Some(addr) = addr else {
+            return (sig::SI_KERNEL, 0);
+        };
+        let mapped = t.vm.memory().regions().get(addr).is_some();
+        (
+            if mapped {
+                sig::SEGV_ACCERR
+            } else {
+                sig::SEGV_MAPERR
+            },
+            addr,
+        )
     }
 
     /// The `--stats` table, if stats were collected.
@@ -142,9 +191,18 @@ impl Process {
         }
         let value = match result {
             Ok(Flow::Exit(outcome)) => return Ok(Some(outcome)),
+            Ok(Flow::FrameReplaced) => return Ok(None),
             Ok(Flow::Return(v)) => Ok(v),
             Err(e) => Err(e),
         };
+        if value == Err(Errno::EINTR) && restarts(t, nr) {
+            // Re-execute the `syscall` instruction once the signal is dealt
+            // with (no handler ran, or it has SA_RESTART).
+            t.vcpu.finish_syscall(nr)?;
+            let r = t.vcpu.regs_mut();
+            r.rip = r.rip.wrapping_sub(2);
+            return Ok(None);
+        }
         if t.tracer.trace {
             trace_line(t, nr, entry, &args, value);
         }
@@ -152,23 +210,129 @@ impl Process {
         Ok(None)
     }
 
-    /// Carries out what a signal raised during the last exit requires.
-    fn act_on_signal(&mut self) -> Option<Outcome> {
-        match std::mem::replace(&mut self.task.signal_effect, Disposition::None) {
-            Disposition::None => None,
-            Disposition::Kill(signo) => Some(Outcome::Signaled(signo as i32)),
-            Disposition::Stop(signo) => {
-                crate::host::stop_self(signo as i32);
-                None
-            }
-            Disposition::Handler(signo) => {
-                eprintln!(
-                    "picorun: the program installed a handler for {}, and running signal handlers is not supported yet",
-                    pico_abi::flags::signal_name(u64::from(signo))
-                );
-                Some(Outcome::Signaled(signo as i32))
+    /// Delivers what is deliverable: a forced signal first, then host
+    /// signals and queued ones, in Linux's order.
+    fn deliver(&mut self) -> Result<Option<Outcome>, VmError> {
+        let t = &mut self.task;
+        for (signo, info) in hostsig::take() {
+            t.signals.enqueue(signo, info);
+        }
+        if let Some(p) = t.forced.take() {
+            let action = t.signals.fault(p);
+            if let Some(outcome) = self.act(action)? {
+                return Ok(Some(outcome));
             }
         }
+        while let Some(action) = self.task.signals.next_action() {
+            if let Some(outcome) = self.act(action)? {
+                return Ok(Some(outcome));
+            }
+        }
+        Ok(None)
+    }
+
+    fn act(&mut self, action: Action) -> Result<Option<Outcome>, VmError> {
+        match action {
+            Action::Kill(signo) => Ok(Some(Outcome::Signaled(signo as i32))),
+            Action::Stop(signo) => {
+                crate::host::stop_self(signo as i32);
+                Ok(None)
+            }
+            Action::Handler(p, act) => {
+                if self.setup_frame(&p, &act)? {
+                    Ok(None)
+                } else {
+                    // No room for the frame: Linux forces SIGSEGV.
+                    Ok(Some(Outcome::Signaled(sig::SIGSEGV as i32)))
+                }
+            }
+        }
+    }
+
+    /// Builds the signal frame and points the vCPU at the handler. `false`
+    /// if the frame cannot be written.
+    fn setup_frame(&mut self, p: &Pending, act: &KernelSigaction) -> Result<bool, VmError> {
+        let t = &mut self.task;
+        let regs = *t.vcpu.regs();
+        let use_alt = act.flags & sig::SA_ONSTACK != 0
+            && t.signals.altstack.flags & crate::signal::SS_DISABLE == 0
+            && !t.signals.on_altstack(regs.rsp);
+        let top = if use_alt {
+            t.signals.altstack.sp + t.signals.altstack.size
+        } else {
+            regs.rsp.wrapping_sub(RED_ZONE)
+        };
+        let mut xsave = t.vcpu.xsave()?;
+        xsave.truncate(t.vm.xsave_size());
+        let blocked = t.signals.saved_mask.take().unwrap_or(t.signals.blocked);
+        let mut altstack = t.signals.altstack;
+        if t.signals.on_altstack(regs.rsp) {
+            altstack.flags |= crate::signal::SS_ONSTACK;
+        }
+        let input = FrameInput {
+            regs: &regs,
+            cs: selector::USER_CODE,
+            ss: selector::USER_DATA,
+            top,
+            restorer: act.restorer,
+            info: &p.info,
+            blocked,
+            altstack,
+            xsave: &xsave,
+            xfeatures: t.vm.xcr0(),
+            err: 0,
+            trapno: 0,
+            cr2: 0,
+        };
+        let Some(frame) = sigframe::build(&input) else {
+            return Ok(false);
+        };
+        if t.write_bytes(frame.addr, &frame.bytes).is_err() {
+            return Ok(false);
+        }
+        t.signals.enter_handler(p.signo, act);
+        let r = t.vcpu.regs_mut();
+        r.rdi = u64::from(p.signo);
+        r.rsi = frame.info;
+        r.rdx = frame.ucontext;
+        r.rax = 0;
+        let (rip, rsp, rflags) = (
+            act.handler,
+            frame.addr,
+            regs.rflags & !(0x400 | 0x100 | 0x10000),
+        );
+        t.vcpu.resume_user(rip, rsp, rflags)?;
+        Ok(true)
+    }
+}
+
+/// Whether a syscall that the host interrupted with EINTR is restarted: when
+/// no handler will run, always (Linux restarts transparently); when one
+/// will, only with SA_RESTART and for syscalls Linux restarts.
+fn restarts(t: &mut Task, nr: u64) -> bool {
+    for (signo, info) in hostsig::take() {
+        t.signals.enqueue(signo, info);
+    }
+    const NEVER_RESTARTED: &[u64] = &[
+        sysno::POLL,
+        sysno::PPOLL,
+        sysno::SELECT,
+        sysno::PSELECT6,
+        sysno::EPOLL_WAIT,
+        sysno::EPOLL_PWAIT,
+        sysno::EPOLL_PWAIT2,
+        sysno::NANOSLEEP,
+        sysno::CLOCK_NANOSLEEP,
+        sysno::RT_SIGSUSPEND,
+        sysno::PAUSE,
+        sysno::RT_SIGTIMEDWAIT,
+    ];
+    match t.signals.next_handler() {
+        None => !matches!(
+            nr,
+            sysno::RT_SIGSUSPEND | sysno::PAUSE | sysno::RT_SIGTIMEDWAIT
+        ),
+        Some(act) => act.flags & sig::SA_RESTART != 0 && !NEVER_RESTARTED.contains(&nr),
     }
 }
 
@@ -183,25 +347,34 @@ fn trace_line(
 }
 
 fn is_exit(nr: u64) -> bool {
-    nr == pico_abi::sysno::EXIT || nr == pico_abi::sysno::EXIT_GROUP
+    nr == sysno::EXIT || nr == sysno::EXIT_GROUP
 }
 
 /// Warns once per syscall number that it is not implemented.
 fn unimplemented(t: &mut Task, nr: u64) {
     if t.warned.insert(nr) {
-        let name = pico_abi::sysno::name(nr).unwrap_or("unknown");
+        let name = sysno::name(nr).unwrap_or("unknown");
         log::warn!("syscall {name} ({nr}) is not implemented: ENOSYS");
     }
 }
 
-/// The signal Linux sends for a CPU exception in user mode.
-fn fault_signal(info: &ExceptionInfo) -> u32 {
+/// The signal, si_code and si_addr Linux sends for a CPU exception.
+fn fault_signal(info: &ExceptionInfo) -> (u32, i32, u64) {
     match info.vector {
-        0 | 7 | 16 | 19 => sig::SIGFPE,
-        1 | 3 => sig::SIGTRAP,
-        6 => sig::SIGILL,
-        17 => sig::SIGBUS,
-        _ => sig::SIGSEGV,
+        0 => (sig::SIGFPE, sig::FPE_INTDIV, info.rip),
+        16 | 19 => (sig::SIGFPE, 0, info.rip),
+        1 | 3 => (sig::SIGTRAP, sig::TRAP_BRKPT, 0),
+        6 => (sig::SIGILL, sig::ILL_ILLOPN, info.rip),
+        17 => (sig::SIGBUS, sig::BUS_ADRALN, info.cr2),
+        14 => {
+            let code = if info.error_code.unwrap_or(0) & 1 != 0 {
+                sig::SEGV_ACCERR
+            } else {
+                sig::SEGV_MAPERR
+            };
+            (sig::SIGSEGV, code, info.cr2)
+        }
+        _ => (sig::SIGSEGV, sig::SI_KERNEL, 0),
     }
 }
 

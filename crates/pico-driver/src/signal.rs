@@ -1,32 +1,42 @@
-//! Per-process signal state: dispositions, the blocked mask and pending
-//! signals, and what happens when a signal becomes deliverable.
-//!
-//! Default actions (terminate, core, ignore, stop, continue) and SIG_IGN
-//! are carried out exactly. Running a guest handler needs a signal frame on
-//! the guest stack, which this driver does not build yet: a signal that
-//! would run a handler ends the process with a clear message rather than
-//! being silently dropped.
+//! Per-process signal state: dispositions, the blocked mask, the queue of
+//! pending signals with their siginfo, and the alternate stack — and the
+//! decision of what a pending signal does.
 
 use pico_abi::signal::{self as sig, DefaultAction, KernelSigaction};
 use pico_abi::Errno;
 
-/// What the dispatcher must do about a signal now.
+use crate::hostsig;
+use crate::sigframe::{AltStack, SIGINFO_SIZE};
+
+/// A queued signal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Disposition {
-    /// Nothing (ignored, or left pending because it is blocked).
-    None,
+pub struct Pending {
+    pub signo: u32,
+    pub info: [u8; SIGINFO_SIZE],
+}
+
+/// What delivering a signal requires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
     /// The process dies by this signal.
     Kill(u32),
     /// The whole process stops (host job control carries it out).
     Stop(u32),
-    /// A guest handler must run: not supported yet.
-    Handler(u32),
+    /// Run the guest's handler.
+    Handler(Pending, KernelSigaction),
 }
+
+pub const SS_ONSTACK: u32 = 1;
+pub const SS_DISABLE: u32 = 2;
 
 pub struct Signals {
     actions: [KernelSigaction; 64],
     pub blocked: u64,
-    pub pending: u64,
+    queue: Vec<Pending>,
+    pub altstack: AltStack,
+    /// The mask to record in the next frame instead of `blocked`
+    /// (rt_sigsuspend runs the handler under its temporary mask).
+    pub saved_mask: Option<u64>,
 }
 
 const UNBLOCKABLE: u64 = bit(sig::SIGKILL) | bit(sig::SIGSTOP);
@@ -48,12 +58,33 @@ impl Default for Signals {
         Signals {
             actions: [KernelSigaction::default(); 64],
             blocked: 0,
-            pending: 0,
+            queue: Vec::new(),
+            altstack: AltStack {
+                sp: 0,
+                flags: SS_DISABLE,
+                size: 0,
+            },
+            saved_mask: None,
         }
     }
 }
 
 impl Signals {
+    /// Signals ignored by picorun's parent start ignored in the guest, as
+    /// across a native exec; every other routable signal is caught on the
+    /// host and routed to the guest.
+    pub fn inherit() -> Signals {
+        let mut s = Signals::default();
+        for signo in 1..=64 {
+            if hostsig::host_ignores(signo) {
+                s.actions[(signo - 1) as usize].handler = sig::SIG_IGN;
+            } else {
+                hostsig::catch(signo);
+            }
+        }
+        s
+    }
+
     pub fn action(&self, signo: u32) -> KernelSigaction {
         self.actions[(signo - 1) as usize]
     }
@@ -71,10 +102,17 @@ impl Signals {
                 return Err(Errno::EINVAL);
             }
             self.actions[(signo - 1) as usize] = new;
-            mirror_on_host(signo, new.handler);
-            // A newly ignored signal is discarded if pending (POSIX).
+            // An ignored signal is ignored by the host too (it never
+            // interrupts a host call); any other is caught and routed.
+            if new.handler == sig::SIG_IGN {
+                if hostsig::routed(signo) {
+                    crate::host::set_host_disposition(signo as i32, true);
+                }
+            } else {
+                hostsig::catch(signo);
+            }
             if self.ignored(signo) {
-                self.pending &= !bit(signo);
+                self.queue.retain(|p| p.signo != signo);
             }
         }
         Ok(old)
@@ -87,65 +125,115 @@ impl Signals {
     fn ignored(&self, signo: u32) -> bool {
         match self.action(signo).handler {
             sig::SIG_IGN => true,
-            sig::SIG_DFL => sig::default_action(signo) == DefaultAction::Ignore,
+            sig::SIG_DFL => matches!(
+                sig::default_action(signo),
+                DefaultAction::Ignore | DefaultAction::Continue
+            ),
             _ => false,
         }
     }
 
-    /// A signal sent to this process by itself (kill, tgkill, raise) or by
-    /// the driver (SIGPIPE, faults). `forced`: a synchronous fault, which
-    /// Linux delivers even when blocked or ignored.
-    pub fn send(&mut self, signo: u32, forced: bool) -> Disposition {
-        if forced {
-            let handler = self.action(signo).handler;
-            if handler == sig::SIG_DFL || handler == sig::SIG_IGN || self.blocked & bit(signo) != 0
-            {
-                return Disposition::Kill(signo);
-            }
-            return Disposition::Handler(signo);
-        }
+    /// Queues a signal unless it is ignored; a standard signal already
+    /// pending is not queued twice, real-time signals queue.
+    pub fn enqueue(&mut self, signo: u32, info: [u8; SIGINFO_SIZE]) {
         if self.ignored(signo) {
-            return Disposition::None;
+            return;
         }
-        self.pending |= bit(signo);
-        self.next_deliverable()
+        if signo < sig::SIGRTMIN && self.queue.iter().any(|p| p.signo == signo) {
+            return;
+        }
+        self.queue.push(Pending { signo, info });
     }
 
-    /// The first pending signal not blocked, taken off the pending set.
-    pub fn next_deliverable(&mut self) -> Disposition {
-        let ready = self.pending & !self.blocked;
+    /// Pending signals (rt_sigpending).
+    pub fn pending_mask(&self) -> u64 {
+        self.queue.iter().fold(0, |m, p| m | bit(p.signo))
+    }
+
+    /// Whether an unblocked signal is queued.
+    pub fn deliverable(&self) -> bool {
+        self.pending_mask() & !self.blocked != 0
+    }
+
+    /// The handler the next deliverable signal would run, if any.
+    pub fn next_handler(&self) -> Option<KernelSigaction> {
+        let p = self.peek()?;
+        let act = self.action(p.signo);
+        (act.handler != sig::SIG_DFL && act.handler != sig::SIG_IGN).then_some(act)
+    }
+
+    fn peek(&self) -> Option<&Pending> {
+        let ready = self.pending_mask() & !self.blocked;
         if ready == 0 {
-            return Disposition::None;
+            return None;
         }
         let signo = ready.trailing_zeros() + 1;
-        self.pending &= !bit(signo);
-        match self.action(signo).handler {
-            sig::SIG_IGN => Disposition::None,
-            sig::SIG_DFL => match sig::default_action(signo) {
-                DefaultAction::Terminate | DefaultAction::CoreDump => Disposition::Kill(signo),
-                DefaultAction::Stop => Disposition::Stop(signo),
-                DefaultAction::Ignore | DefaultAction::Continue => Disposition::None,
-            },
-            _ => Disposition::Handler(signo),
+        self.queue.iter().find(|p| p.signo == signo)
+    }
+
+    /// Takes the first queued signal in `set` (rt_sigtimedwait).
+    pub fn take_from(&mut self, set: u64) -> Option<Pending> {
+        let at = self.queue.iter().position(|p| set & bit(p.signo) != 0)?;
+        Some(self.queue.remove(at))
+    }
+
+    /// Dequeues the next deliverable signal and says what it does.
+    pub fn next_action(&mut self) -> Option<Action> {
+        loop {
+            let p = *self.peek()?;
+            let at = self.queue.iter().position(|q| *q == p)?;
+            self.queue.remove(at);
+            let act = self.action(p.signo);
+            match act.handler {
+                sig::SIG_IGN => continue,
+                sig::SIG_DFL => match sig::default_action(p.signo) {
+                    DefaultAction::Terminate | DefaultAction::CoreDump => {
+                        return Some(Action::Kill(p.signo))
+                    }
+                    DefaultAction::Stop => return Some(Action::Stop(p.signo)),
+                    DefaultAction::Ignore | DefaultAction::Continue => continue,
+                },
+                _ => {
+                    if act.flags & sig::SA_RESETHAND != 0 {
+                        self.actions[(p.signo - 1) as usize] = KernelSigaction::default();
+                    }
+                    return Some(Action::Handler(p, act));
+                }
+            }
         }
     }
-}
 
-/// Signals from other processes reach picorun itself: make the host's
-/// disposition match the guest's for ignore and default, so `kill -INT`
-/// does to the pico process what it would do natively.
-fn mirror_on_host(signo: u32, handler: u64) {
-    let ignore = match handler {
-        sig::SIG_IGN => true,
-        sig::SIG_DFL => false,
-        _ => return,
-    };
-    // SIGPIPE stays ignored on the host: the driver turns EPIPE into the
-    // guest's SIGPIPE itself. SIGKILL/SIGSTOP cannot be changed.
-    if signo == sig::SIGPIPE || signo == sig::SIGKILL || signo == sig::SIGSTOP || signo > 31 {
-        return;
+    /// A synchronous fault: delivered to the handler if one is installed
+    /// and the signal is not blocked; otherwise it kills, even if ignored
+    /// (Linux's force_sig).
+    pub fn fault(&mut self, p: Pending) -> Action {
+        let act = self.action(p.signo);
+        if act.handler == sig::SIG_DFL
+            || act.handler == sig::SIG_IGN
+            || self.blocked & bit(p.signo) != 0
+        {
+            return Action::Kill(p.signo);
+        }
+        if act.flags & sig::SA_RESETHAND != 0 {
+            self.actions[(p.signo - 1) as usize] = KernelSigaction::default();
+        }
+        Action::Handler(p, act)
     }
-    crate::host::set_host_disposition(signo as i32, ignore);
+
+    /// The mask while a handler for `signo` with `act` runs.
+    pub fn enter_handler(&mut self, signo: u32, act: &KernelSigaction) {
+        let mut mask = self.blocked | act.mask;
+        if act.flags & sig::SA_NODEFER == 0 {
+            mask |= bit(signo);
+        }
+        self.set_blocked(mask);
+    }
+
+    /// Whether `sp` is on the alternate signal stack.
+    pub fn on_altstack(&self, sp: u64) -> bool {
+        let a = self.altstack;
+        a.flags & SS_DISABLE == 0 && sp > a.sp && sp - a.sp <= a.size
+    }
 }
 
 #[cfg(test)]
@@ -159,26 +247,40 @@ mod tests {
         })
     }
 
+    fn info() -> [u8; SIGINFO_SIZE] {
+        [0; SIGINFO_SIZE]
+    }
+
     #[test]
-    fn default_terminate_kills() {
+    fn default_terminate_kills_and_default_ignore_drops() {
         let mut s = Signals::default();
-        assert_eq!(s.send(sig::SIGTERM, false), Disposition::Kill(sig::SIGTERM));
-        assert_eq!(
-            s.send(sig::SIGCHLD, false),
-            Disposition::None,
-            "default ignore"
-        );
+        s.enqueue(sig::SIGCHLD, info());
+        assert_eq!(s.next_action(), None);
+        s.enqueue(sig::SIGTERM, info());
+        assert_eq!(s.next_action(), Some(Action::Kill(sig::SIGTERM)));
     }
 
     #[test]
     fn blocked_signals_wait_until_unblocked() {
         let mut s = Signals::default();
         s.set_blocked(bit(sig::SIGUSR1));
-        assert_eq!(s.send(sig::SIGUSR1, false), Disposition::None);
-        assert_eq!(s.pending, bit(sig::SIGUSR1));
+        s.enqueue(sig::SIGUSR1, info());
+        assert_eq!(s.next_action(), None);
+        assert_eq!(s.pending_mask(), bit(sig::SIGUSR1));
         s.set_blocked(0);
-        assert_eq!(s.next_deliverable(), Disposition::Kill(sig::SIGUSR1));
-        assert_eq!(s.pending, 0);
+        assert_eq!(s.next_action(), Some(Action::Kill(sig::SIGUSR1)));
+        assert_eq!(s.pending_mask(), 0);
+    }
+
+    #[test]
+    fn standard_signals_coalesce_realtime_queue() {
+        let mut s = Signals::default();
+        s.set_blocked(u64::MAX);
+        s.enqueue(sig::SIGUSR1, info());
+        s.enqueue(sig::SIGUSR1, info());
+        s.enqueue(40, info());
+        s.enqueue(40, info());
+        assert_eq!(s.queue.len(), 3);
     }
 
     #[test]
@@ -195,22 +297,49 @@ mod tests {
     }
 
     #[test]
-    fn faults_kill_even_when_ignored() {
+    fn faults_kill_when_ignored_or_blocked_and_run_handlers_otherwise() {
         let mut s = Signals::default();
-        s.set_action(u64::from(sig::SIGUSR2), act(sig::SIG_IGN))
-            .unwrap();
-        assert_eq!(s.send(sig::SIGUSR2, false), Disposition::None);
-        assert_eq!(s.send(sig::SIGUSR2, true), Disposition::Kill(sig::SIGUSR2));
+        let p = Pending {
+            signo: sig::SIGSEGV,
+            info: info(),
+        };
+        assert_eq!(s.fault(p), Action::Kill(sig::SIGSEGV));
+        s.actions[(sig::SIGSEGV - 1) as usize].handler = 0x401000;
+        assert!(matches!(s.fault(p), Action::Handler(..)));
+        s.set_blocked(bit(sig::SIGSEGV));
+        assert_eq!(s.fault(p), Action::Kill(sig::SIGSEGV));
     }
 
     #[test]
-    fn handlers_are_reported_not_dropped() {
+    fn handler_mask_adds_the_signal_unless_nodefer() {
         let mut s = Signals::default();
-        s.set_action(u64::from(sig::SIGUSR2), act(0x401000))
-            .unwrap();
-        assert_eq!(
-            s.send(sig::SIGUSR2, false),
-            Disposition::Handler(sig::SIGUSR2)
-        );
+        let a = KernelSigaction {
+            handler: 1,
+            mask: bit(sig::SIGUSR2),
+            ..Default::default()
+        };
+        s.enter_handler(sig::SIGUSR1, &a);
+        assert_eq!(s.blocked, bit(sig::SIGUSR1) | bit(sig::SIGUSR2));
+        let mut s = Signals::default();
+        let a = KernelSigaction {
+            handler: 1,
+            flags: sig::SA_NODEFER,
+            ..Default::default()
+        };
+        s.enter_handler(sig::SIGUSR1, &a);
+        assert_eq!(s.blocked, 0);
+    }
+
+    #[test]
+    fn resethand_restores_the_default() {
+        let mut s = Signals::default();
+        s.actions[(sig::SIGUSR1 - 1) as usize] = KernelSigaction {
+            handler: 5,
+            flags: sig::SA_RESETHAND,
+            ..Default::default()
+        };
+        s.enqueue(sig::SIGUSR1, info());
+        assert!(matches!(s.next_action(), Some(Action::Handler(..))));
+        assert_eq!(s.action(sig::SIGUSR1).handler, sig::SIG_DFL);
     }
 }

@@ -9,7 +9,7 @@ use pico_vm::{Access, CstrError, Vcpu, Vm};
 use crate::fd::FdTable;
 use crate::host::GuestBuf;
 use crate::mm::Layout;
-use crate::signal::{Disposition, Signals};
+use crate::signal::Signals;
 use crate::trace::Tracer;
 
 /// Longest path the guest may pass (PATH_MAX, including the NUL).
@@ -30,8 +30,8 @@ pub struct Task {
     pub fds: FdTable,
     pub layout: Layout,
     pub signals: Signals,
-    /// What a signal raised during the current syscall requires.
-    pub signal_effect: Disposition,
+    /// A synchronous signal raised by the current exit (a fault, SIGPIPE).
+    pub forced: Option<crate::signal::Pending>,
     /// The program as the guest knows it (`/proc/self/exe`).
     pub exe: PathBuf,
     pub pid: u32,
@@ -106,12 +106,17 @@ impl Task {
         self.vm.memory().write(addr, buf).map_err(|_| Errno::EFAULT)
     }
 
-    /// Raises `signo` in this process; the dispatcher acts on it once the
-    /// current syscall's result is set.
-    pub fn raise(&mut self, signo: u32, forced: bool) {
-        let effect = self.signals.send(signo, forced);
-        if self.signal_effect == Disposition::None {
-            self.signal_effect = effect;
-        }
+    /// Queues `signo`, sent by this process to itself (kill, tgkill,
+    /// raise) with si_code `code`; delivered once the syscall's result is set.
+    pub fn raise(&mut self, signo: u32, code: i32) {
+        let info = crate::sigframe::user_info(signo, code, self.pid, crate::host::uid());
+        self.signals.enqueue(signo, info);
+    }
+
+    /// A signal the current exit forces on the process (a fault, or
+    /// SIGPIPE from a write): delivered before anything else.
+    pub fn force(&mut self, signo: u32, code: i32, addr: u64) {
+        let info = crate::sigframe::fault_info(signo, code, addr);
+        self.forced = Some(crate::signal::Pending { signo, info });
     }
 }

@@ -21,5 +21,5 @@ mod vm;
 
 pub use error::VmError;
 pub use memory::{Access, CstrError, Fault, Memory, Region};
-pub use vcpu::{EntryMode, ExceptionInfo, Exit, Vcpu};
+pub use vcpu::{EntryMode, ExceptionInfo, Exit, KickHandle, Vcpu};
 pub use vm::{Features, Vm};

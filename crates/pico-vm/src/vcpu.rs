@@ -43,6 +43,30 @@ pub struct ExceptionInfo {
     pub rflags: u64,
 }
 
+/// Makes a vCPU's `KVM_RUN` return (see [`Vcpu::kick_handle`]). Valid while
+/// the vCPU exists; `kick` is async-signal-safe (one volatile byte store).
+#[derive(Clone, Copy, Debug)]
+pub struct KickHandle(*mut u8);
+
+// SAFETY: the pointer is only written with a volatile byte store, which any
+// thread (or signal handler) may do while the vCPU's kvm_run page is mapped.
+unsafe impl Send for KickHandle {}
+// SAFETY: as above.
+unsafe impl Sync for KickHandle {}
+
+impl KickHandle {
+    /// The `immediate_exit` byte, for a signal handler's volatile store.
+    pub fn as_ptr(self) -> *mut u8 {
+        self.0
+    }
+
+    pub fn kick(self) {
+        // SAFETY: points at `immediate_exit` in the vCPU's kvm_run mapping,
+        // which lives as long as the vCPU; callers drop handles with it.
+        unsafe { std::ptr::write_volatile(self.0, 1) }
+    }
+}
+
 /// Where a ring-3 `syscall` arrives: decided at the first syscall, because
 /// the two kinds of KVM differ (DESIGN.md §4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -174,6 +198,33 @@ impl Vcpu {
         })
     }
 
+    /// The guest's FPU/SSE/AVX state in XSAVE (standard) format, as much as
+    /// KVM returns (4 KiB).
+    pub fn xsave(&self) -> Result<Vec<u8>, VmError> {
+        let x = self.fd.get_xsave().map_err(VmError::kvm("KVM_GET_XSAVE"))?;
+        Ok(x.region.iter().flat_map(|w| w.to_le_bytes()).collect())
+    }
+
+    /// Restores FPU state saved by [`Vcpu::xsave`] (possibly edited by the
+    /// guest: the bytes come from guest memory; KVM validates them).
+    pub fn set_xsave(&mut self, bytes: &[u8]) -> Result<(), VmError> {
+        let mut x = self.fd.get_xsave().map_err(VmError::kvm("KVM_GET_XSAVE"))?;
+        for (word, chunk) in x.region.iter_mut().zip(bytes.chunks(4)) {
+            let mut b = [0u8; 4];
+            b[..chunk.len()].copy_from_slice(chunk);
+            *word = u32::from_le_bytes(b);
+        }
+        // SAFETY: `x` is a complete kvm_xsave buffer of the size KVM expects;
+        // KVM checks the header and returns EINVAL for invalid state.
+        unsafe { self.fd.set_xsave(&x) }.map_err(VmError::kvm("KVM_SET_XSAVE"))
+    }
+
+    /// A handle a host signal handler may use to make the current or next
+    /// `KVM_RUN` of this vCPU return at once (`immediate_exit`).
+    pub fn kick_handle(&mut self) -> KickHandle {
+        KickHandle(&mut self.fd.get_kvm_run().immediate_exit as *mut u8)
+    }
+
     pub fn fs_base(&mut self) -> Result<u64, VmError> {
         Ok(self.sregs()?.fs.base)
     }
@@ -243,6 +294,8 @@ impl Vcpu {
                 })
             }
         };
+        // A kick (immediate_exit) is one-shot.
+        self.fd.set_kvm_immediate_exit(0);
         self.load_regs()?;
         match port {
             Ok(port) => self.port_exit(port),

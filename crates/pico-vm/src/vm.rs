@@ -75,6 +75,22 @@ impl Vm {
         Ok(vm)
     }
 
+    /// Bytes of XSAVE state the guest's enabled features need (CPUID 0xD).
+    pub fn xsave_size(&self) -> usize {
+        self.cpuid
+            .as_slice()
+            .iter()
+            .find(|e| e.function == 0xd && e.index == 0)
+            .map(|e| e.ecx as usize)
+            .filter(|&n| (512 + 64..=4096).contains(&n))
+            .unwrap_or(512 + 64)
+    }
+
+    /// The XCR0 value vCPUs run with.
+    pub fn xcr0(&self) -> u64 {
+        crate::cpu::xcr0(&self.cpuid)
+    }
+
     pub fn features(&self) -> Features {
         self.features
     }

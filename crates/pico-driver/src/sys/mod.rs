@@ -48,6 +48,8 @@ pub type SysResult = Result<u64, Errno>;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Flow {
     Return(u64),
+    /// The handler set every register itself (rt_sigreturn): no result.
+    FrameReplaced,
     /// The process ends.
     Exit(Outcome),
 }

@@ -14,7 +14,8 @@ const IOV_MAX: u64 = 1024;
 /// A write-like call failed with EPIPE: the guest also gets SIGPIPE.
 fn pipe_check(task: &mut Task, r: SysResult) -> SysResult {
     if r == Err(Errno::EPIPE) {
-        task.raise(sig::SIGPIPE, false);
+        // SIGPIPE is sent to the writing thread, with si_code SI_USER.
+        task.raise(sig::SIGPIPE, 0);
     }
     r
 }

@@ -1,0 +1,130 @@
+//! Host signals bound for the guest: picorun catches every signal a guest
+//! could receive from outside (kill from another process, SIGCHLD, SIGALRM,
+//! terminal signals), records it with its siginfo, and kicks the vCPU out
+//! of `KVM_RUN` so the driver can deliver it with the guest's own
+//! dispositions and masks. The catcher only stores words and a byte, which
+//! is async-signal-safe.
+//!
+//! Not caught: SIGKILL and SIGSTOP (cannot be), the synchronous fault
+//! signals (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP: guest faults arrive as
+//! VM exits, and a host one means picorun itself crashed), SIGPIPE (host
+//! writes return EPIPE and the driver raises the guest's SIGPIPE), and the
+//! two real-time signals libc reserves (32, 33).
+
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+
+use crate::sigframe::SIGINFO_SIZE;
+
+const WORDS: usize = SIGINFO_SIZE / 8;
+
+/// Signals caught and not yet taken by the driver, bit `n-1` for signal `n`.
+static PENDING: AtomicU64 = AtomicU64::new(0);
+/// The latest siginfo per signal.
+static INFO: [[AtomicU64; WORDS]; 64] = [const { [const { AtomicU64::new(0) }; WORDS] }; 64];
+/// `immediate_exit` of the vCPU to kick (null when none runs).
+static KICK: AtomicPtr<u8> = AtomicPtr::new(std::ptr::null_mut());
+
+/// Whether picorun routes host signal `signo` to the guest.
+pub fn routed(signo: u32) -> bool {
+    !matches!(signo, 0 | 9 | 19 | 11 | 7 | 4 | 8 | 5 | 13 | 32 | 33) && signo <= 64
+}
+
+extern "C" fn catcher(signo: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut libc::c_void) {
+    let Ok(n) = usize::try_from(signo) else {
+        return;
+    };
+    if !(1..=64).contains(&n) {
+        return;
+    }
+    if !info.is_null() {
+        // SAFETY: the kernel passes a valid siginfo_t (128 bytes) to an
+        // SA_SIGINFO handler; it is only read here.
+        let words = unsafe { std::ptr::read(info.cast::<[u64; WORDS]>()) };
+        for (slot, w) in INFO[n - 1].iter().zip(words) {
+            slot.store(w, Ordering::Relaxed);
+        }
+    }
+    PENDING.fetch_or(1 << (n - 1), Ordering::Release);
+    let kick = KICK.load(Ordering::Acquire);
+    if !kick.is_null() {
+        // SAFETY: KICK points at the running vCPU's immediate_exit byte while
+        // that vCPU exists (set_kick / clear_kick bracket its life).
+        unsafe { std::ptr::write_volatile(kick, 1) };
+    }
+}
+
+/// Routes `signo` to the guest: installs the catcher (no SA_RESTART, so
+/// blocking host calls return EINTR and the driver decides).
+pub fn catch(signo: u32) {
+    if !routed(signo) {
+        return;
+    }
+    // SAFETY: installs an SA_SIGINFO handler that only performs atomic
+    // stores; the sigaction struct is fully initialised.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = catcher as *const () as usize;
+        sa.sa_flags = libc::SA_SIGINFO;
+        libc::sigfillset(&mut sa.sa_mask);
+        libc::sigaction(signo as i32, &sa, std::ptr::null_mut());
+    }
+}
+
+/// Whether the host currently ignores `signo` (inherited from picorun's
+/// parent, like a native process inherits ignored signals).
+pub fn host_ignores(signo: u32) -> bool {
+    // SAFETY: queries the current disposition into a zeroed struct.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(signo as i32, std::ptr::null(), &mut old) == 0
+            && old.sa_sigaction == libc::SIG_IGN
+    }
+}
+
+/// Tells the catcher which vCPU to kick.
+pub fn set_kick(handle: pico_vm::KickHandle) {
+    KICK.store(handle.as_ptr(), Ordering::Release);
+}
+
+/// Takes the signals caught since the last call, with their siginfo.
+pub fn take() -> Vec<(u32, [u8; SIGINFO_SIZE])> {
+    let bits = PENDING.swap(0, Ordering::Acquire);
+    let mut out = Vec::new();
+    for n in 1..=64u32 {
+        if bits & (1 << (n - 1)) == 0 {
+            continue;
+        }
+        let mut info = [0u8; SIGINFO_SIZE];
+        for (i, w) in INFO[(n - 1) as usize].iter().enumerate() {
+            info[8 * i..8 * i + 8].copy_from_slice(&w.load(Ordering::Relaxed).to_le_bytes());
+        }
+        out.push((n, info));
+    }
+    out
+}
+
+/// Whether a caught signal is waiting.
+pub fn any_pending() -> bool {
+    PENDING.load(Ordering::Acquire) != 0
+}
+
+/// Waits until a routed host signal arrives (or `timeout` passes), without
+/// the race between checking and sleeping: routed signals are blocked,
+/// checked, then atomically unblocked for the wait.
+pub fn wait(timeout: Option<libc::timespec>) {
+    // SAFETY: sigset and timespec values are local and initialised; ppoll
+    // with no descriptors only sleeps until a signal or the timeout.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &all, &mut old);
+        if !any_pending() {
+            let ts = timeout
+                .as_ref()
+                .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+            libc::ppoll(std::ptr::null_mut(), 0, ts, &old);
+        }
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+    }
+}
