@@ -9,7 +9,7 @@ use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use pico_abi::auxv;
+use pico_abi::{auxv, Errno};
 use pico_loader::{build_stack, ElfKind, LoadError, MapStep, Prot, StackSpec};
 use pico_vm::Vm;
 
@@ -21,7 +21,7 @@ pub enum ExecError {
     /// The file does not exist (the CLI's exit 127).
     NotFound(PathBuf),
     /// The file exists but cannot be run (exit 126).
-    NotExecutable(PathBuf, String),
+    NotExecutable(PathBuf, String, Errno),
     /// picorun itself could not set up the VM (exit 125).
     Vm(pico_vm::VmError),
 }
@@ -30,7 +30,7 @@ impl fmt::Display for ExecError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ExecError::NotFound(p) => write!(f, "{}: not found", p.display()),
-            ExecError::NotExecutable(p, why) => write!(f, "{}: {why}", p.display()),
+            ExecError::NotExecutable(p, why, _) => write!(f, "{}: {why}", p.display()),
             ExecError::Vm(e) => write!(f, "{e}"),
         }
     }
@@ -52,7 +52,22 @@ fn prot(p: Prot) -> u32 {
 }
 
 fn not_exec(path: &Path, why: impl fmt::Display) -> ExecError {
-    ExecError::NotExecutable(path.to_path_buf(), why.to_string())
+    failed(path, why, Errno::ENOEXEC)
+}
+
+fn failed(path: &Path, why: impl fmt::Display, errno: Errno) -> ExecError {
+    ExecError::NotExecutable(path.to_path_buf(), why.to_string(), errno)
+}
+
+impl ExecError {
+    /// The errno execve(2) reports for this failure.
+    pub fn errno(&self) -> Errno {
+        match self {
+            ExecError::NotFound(_) => Errno::ENOENT,
+            ExecError::NotExecutable(_, _, errno) => *errno,
+            ExecError::Vm(_) => Errno::ENOMEM,
+        }
+    }
 }
 
 /// How many `#!` interpreters may chain (Linux allows 4 rewrites).
@@ -82,19 +97,34 @@ pub fn load(
         argv = rewritten;
         path = PathBuf::from(script.interpreter);
     }
-    Err(not_exec(&path, "too many levels of #! interpreters"))
+    Err(failed(
+        &path,
+        "too many levels of #! interpreters",
+        Errno::ELOOP,
+    ))
 }
 
 /// The program's bytes, or why it cannot be read.
 fn read_program(path: &Path) -> Result<Vec<u8>, ExecError> {
     let file = File::open(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => ExecError::NotFound(path.to_path_buf()),
-        _ => not_exec(path, e),
+        _ => failed(
+            path,
+            &e,
+            e.raw_os_error()
+                .map_or(Errno::EACCES, Errno::from_raw_os_error),
+        ),
     })?;
     if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
-        return Err(not_exec(path, "is a directory"));
+        return Err(failed(path, "is a directory", Errno::EACCES));
     }
-    std::fs::read(path).map_err(|e| not_exec(path, e))
+    std::fs::read(path).map_err(|e| {
+        failed(
+            path,
+            &e,
+            Errno::from_raw_os_error(e.raw_os_error().unwrap_or(libc::EIO)),
+        )
+    })
 }
 
 /// An ELF image mapped into the guest.
@@ -139,7 +169,8 @@ fn map_image(
             base.wrapping_sub(plan.span.0)
         }
     };
-    let map_err = |e: std::io::Error| not_exec(path, format!("cannot map segment: {e}"));
+    let map_err =
+        |e: std::io::Error| failed(path, format!("cannot map segment: {e}"), Errno::ENOMEM);
     let mut finals = Vec::new();
     for step in plan.map_steps(bias) {
         match step {
@@ -184,7 +215,11 @@ fn load_elf(
         Some(interp) => {
             let interp_path = Path::new(interp);
             let interp_bytes = read_program(interp_path).map_err(|e| match e {
-                ExecError::NotFound(_) => not_exec(path, format!("interpreter {interp} not found")),
+                ExecError::NotFound(_) => failed(
+                    path,
+                    format!("interpreter {interp} not found"),
+                    Errno::ENOENT,
+                ),
                 other => other,
             })?;
             let interp_plan = parse(interp_path, &interp_bytes)?;
@@ -197,7 +232,8 @@ fn load_elf(
             Some(map_image(vm, interp_path, interp_plan, PlaceAt::MmapArea)?)
         }
     };
-    let map_err = |e: std::io::Error| not_exec(path, format!("cannot map segment: {e}"));
+    let map_err =
+        |e: std::io::Error| failed(path, format!("cannot map segment: {e}"), Errno::ENOMEM);
     let stack_prot = 1 | 2 | if plan.exec_stack { 4 } else { 0 };
     vm.map_anon(STACK_TOP - STACK_SIZE, STACK_SIZE, stack_prot, false)
         .map_err(map_err)?;
@@ -250,7 +286,7 @@ fn load_elf(
         random,
         auxv: &aux,
     })
-    .map_err(|e| not_exec(path, format!("arguments: {e}")))?;
+    .map_err(|e| failed(path, format!("arguments: {e}"), Errno::E2BIG))?;
     vm.memory()
         .write_initial(image.sp, &image.bytes)
         .map_err(|_| not_exec(path, "cannot write the initial stack"))?;

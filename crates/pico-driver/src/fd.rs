@@ -105,6 +105,15 @@ impl FdTable {
             .ok_or(Errno::EBADF)
     }
 
+    /// Closes every close-on-exec descriptor (execve).
+    pub fn close_on_exec(&mut self) {
+        for slot in &mut self.entries {
+            if slot.as_ref().is_some_and(|e| e.cloexec) {
+                *slot = None;
+            }
+        }
+    }
+
     /// Guest fds in use, ascending.
     pub fn numbers(&self) -> impl Iterator<Item = usize> + '_ {
         self.entries

@@ -186,6 +186,10 @@ const PASSTHROUGH: &[i64] = &[
     libc::SYS_poll,
     libc::SYS_ppoll,
     libc::SYS_futex,
+    libc::SYS_wait4,
+    libc::SYS_waitid,
+    libc::SYS_setpgid,
+    libc::SYS_setsid,
     libc::SYS_alarm,
     libc::SYS_setitimer,
     libc::SYS_getitimer,
@@ -299,4 +303,83 @@ pub fn stop_self(signo: i32) {
 /// The real user id (for siginfo of self-sent signals).
 pub fn uid() -> u32 {
     call(libc::SYS_getuid, &[]).map(|u| u as u32).unwrap_or(0)
+}
+
+/// Which side of a host fork this is.
+pub enum Forked {
+    Parent(u32),
+    Child,
+}
+
+/// Host fork: a new host process (a new pico process once the driver has
+/// rebuilt its VM) whose memory is a copy-on-write copy of this one's —
+/// guest memory included. `exit_signal` is what the parent gets when the
+/// child ends (SIGCHLD normally).
+pub fn fork(exit_signal: u64) -> Result<Forked, Errno> {
+    let pid = if exit_signal == libc::SIGCHLD as u64 {
+        // SAFETY: picorun has one thread per vCPU and this one holds no
+        // lock the child needs; glibc's fork resets its own locks.
+        unsafe { libc::fork() as i64 }
+    } else {
+        // SAFETY: a raw clone with only an exit signal is fork() with that
+        // signal; no stack or TLS is shared.
+        unsafe { libc::syscall(libc::SYS_clone, exit_signal, 0, 0, 0, 0) }
+    };
+    match pid {
+        -1 => Err(Errno::last_os_error()),
+        0 => Ok(Forked::Child),
+        pid => Ok(Forked::Parent(pid as u32)),
+    }
+}
+
+/// Blocks until every writer of `fd` has closed it (a vfork parent waiting
+/// for its child to exec or exit).
+pub fn wait_for_eof(fd: &OwnedFd) {
+    use std::os::fd::AsRawFd;
+    let mut byte = [0u8; 1];
+    loop {
+        // SAFETY: reads into a local one-byte buffer.
+        let n = unsafe { libc::read(fd.as_raw_fd(), byte.as_mut_ptr().cast(), 1) };
+        if n == 0 || (n < 0 && Errno::last_os_error() != Errno::EINTR) {
+            return;
+        }
+    }
+}
+
+/// A host pipe, both ends close-on-exec.
+pub fn pipe() -> Result<(OwnedFd, OwnedFd), Errno> {
+    let mut ends = [0i32; 2];
+    call(
+        libc::SYS_pipe2,
+        &[
+            HostArg::Local(ends.as_mut_ptr().cast()),
+            (libc::O_CLOEXEC as u64).into(),
+        ],
+    )?;
+    Ok((own_fd(ends[0] as u64), own_fd(ends[1] as u64)))
+}
+
+/// Ends this host process at once (a fork child that cannot run).
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit ends the process without running Rust or libc exit
+    // handlers, which belong to the parent's state.
+    unsafe { libc::_exit(code) }
+}
+
+/// Whether the file may be executed by this user (execve's EACCES check).
+pub fn executable(path: &std::path::Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return false;
+    };
+    call(
+        libc::SYS_faccessat2,
+        &[
+            HostArg::Int(libc::AT_FDCWD as i64 as u64),
+            HostArg::Str(&c),
+            (libc::X_OK as u64).into(),
+            0u64.into(),
+        ],
+    )
+    .is_ok()
 }

@@ -66,8 +66,10 @@ impl Process {
             robust_list: 0,
             comm: comm_of(&config.program),
             warned: Default::default(),
+            vfork_done: None,
             tracer: Tracer {
                 trace: config.trace,
+                pid: None,
                 stats: config.stats.then(Default::default),
             },
         };
@@ -176,7 +178,7 @@ impl Process {
         let args = Args([r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9]);
         let entry = table::lookup(nr);
         if t.tracer.trace && is_exit(nr) {
-            trace::emit(&trace::line(t, nr, entry, &args, None));
+            trace::emit_for(&t.tracer, &trace::line(t, nr, entry, &args, None));
         }
         let started = t.tracer.stats.is_some().then(Instant::now);
         let result = match entry {
@@ -343,7 +345,7 @@ fn trace_line(
     args: &Args,
     value: Result<u64, Errno>,
 ) {
-    trace::emit(&trace::line(t, nr, entry, args, Some(value)));
+    trace::emit_for(&t.tracer, &trace::line(t, nr, entry, args, Some(value)));
 }
 
 fn is_exit(nr: u64) -> bool {
@@ -379,7 +381,7 @@ fn fault_signal(info: &ExceptionInfo) -> (u32, i32, u64) {
 }
 
 /// The initial thread name: the program's file name, truncated like Linux.
-fn comm_of(program: &std::path::Path) -> [u8; 16] {
+pub(crate) fn comm_of(program: &std::path::Path) -> [u8; 16] {
     let mut comm = [0u8; 16];
     let name = program
         .file_name()

@@ -118,6 +118,22 @@ impl Signals {
         Ok(old)
     }
 
+    /// execve: handlers become the default, ignored signals stay ignored,
+    /// the mask and pending signals stay, the alternate stack goes.
+    pub fn reset_for_exec(&mut self) {
+        for a in &mut self.actions {
+            if a.handler != sig::SIG_IGN {
+                *a = KernelSigaction::default();
+            }
+        }
+        self.altstack = AltStack {
+            sp: 0,
+            flags: SS_DISABLE,
+            size: 0,
+        };
+        self.saved_mask = None;
+    }
+
     pub fn set_blocked(&mut self, mask: u64) {
         self.blocked = mask & !UNBLOCKABLE;
     }

@@ -42,6 +42,9 @@ pub struct Task {
     /// Syscall numbers already warned about as unimplemented.
     pub warned: HashSet<u64>,
     pub tracer: Tracer,
+    /// In a vfork child: the pipe end whose closing (at exec or exit)
+    /// lets the parent continue.
+    pub vfork_done: Option<std::os::fd::OwnedFd>,
 }
 
 impl Task {

@@ -15,6 +15,8 @@ use crate::task::Task;
 #[derive(Default)]
 pub struct Tracer {
     pub trace: bool,
+    /// Set in child processes: trace lines start with `[pid N] `.
+    pub pid: Option<u32>,
     pub stats: Option<BTreeMap<u64, Stat>>,
 }
 
@@ -95,6 +97,14 @@ impl Tracer {
 /// Writes a trace line straight to stderr (unbuffered, like strace).
 pub fn emit(line: &str) {
     let _ = std::io::stderr().write_all(line.as_bytes());
+}
+
+/// A trace line with the `[pid N] ` prefix strace -f uses for children.
+pub fn emit_for(tracer: &Tracer, line: &str) {
+    match tracer.pid {
+        Some(pid) => emit(&format!("[pid {pid}] {line}")),
+        None => emit(line),
+    }
 }
 
 /// `name(args) = result` for one finished syscall.
@@ -253,6 +263,7 @@ mod tests {
     fn stats_table_totals() {
         let mut t = Tracer {
             trace: false,
+            pid: None,
             stats: Some(BTreeMap::new()),
         };
         t.record(1, false, Duration::from_micros(30));

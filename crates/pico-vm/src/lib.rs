@@ -22,4 +22,4 @@ mod vm;
 pub use error::VmError;
 pub use memory::{Access, CstrError, Fault, Memory, Region};
 pub use vcpu::{EntryMode, ExceptionInfo, Exit, KickHandle, Vcpu};
-pub use vm::{Features, Vm};
+pub use vm::{CpuState, Features, Vm};

@@ -219,6 +219,16 @@ impl Vcpu {
         unsafe { self.fd.set_xsave(&x) }.map_err(VmError::kvm("KVM_SET_XSAVE"))
     }
 
+    /// The user state, to start another vCPU from (fork, threads).
+    pub fn capture(&mut self) -> Result<crate::vm::CpuState, VmError> {
+        Ok(crate::vm::CpuState {
+            regs: self.regs,
+            fs_base: self.fs_base()?,
+            gs_base: self.gs_base()?,
+            xsave: self.xsave()?,
+        })
+    }
+
     /// A handle a host signal handler may use to make the current or next
     /// `KVM_RUN` of this vCPU return at once (`immediate_exit`).
     pub fn kick_handle(&mut self) -> KickHandle {
@@ -244,14 +254,14 @@ impl Vcpu {
     /// Current system registers: from the sync area when KVM keeps it
     /// current (kernel entry mode), else by ioctl (rare paths only).
     fn sregs(&mut self) -> Result<kvm_sregs, VmError> {
-        if self.sync && self.entry != EntryMode::User {
+        if self.sync && self.entry == EntryMode::Kernel {
             return Ok(self.fd.sync_regs_mut().sregs);
         }
         self.fd.get_sregs().map_err(VmError::kvm("KVM_GET_SREGS"))
     }
 
     fn update_sregs(&mut self, change: impl FnOnce(&mut kvm_sregs)) -> Result<(), VmError> {
-        if self.sync && self.entry != EntryMode::User {
+        if self.sync && self.entry == EntryMode::Kernel {
             change(&mut self.fd.sync_regs_mut().sregs);
             self.fd.set_sync_dirty_reg(SyncReg::SystemRegister);
             return Ok(());

@@ -23,6 +23,15 @@ pub struct Features {
     pub sync_regs: bool,
 }
 
+/// A vCPU's user-visible state, to start another vCPU from it.
+#[derive(Clone)]
+pub struct CpuState {
+    pub regs: kvm_bindings::kvm_regs,
+    pub fs_base: u64,
+    pub gs_base: u64,
+    pub xsave: Vec<u8>,
+}
+
 /// One pico process's virtual machine.
 pub struct Vm {
     // Field order is drop order: the VM goes before the memory behind it.
@@ -115,6 +124,42 @@ impl Vm {
             rip,
             rsp,
         )
+    }
+
+    /// In a child made by host `fork()`: the inherited VM belongs to the
+    /// parent (KVM refuses a VM from another mm). Builds a new VM over this
+    /// process's copy-on-write copy of the guest memory and kernel area.
+    pub fn renew_after_fork(&mut self) -> Result<(), VmError> {
+        self.fd = self
+            .kvm
+            .create_vm()
+            .map_err(VmError::kvm("KVM_CREATE_VM"))?;
+        self.add_slot(
+            KERNEL_SLOT,
+            KERNEL_BASE,
+            KERNEL_SIZE,
+            self.kernel.host_addr(),
+        )?;
+        for &chunk in &self.chunks {
+            let guest = chunk * SLOT_CHUNK;
+            self.add_slot(
+                1 + chunk as u32,
+                guest,
+                SLOT_CHUNK,
+                self.memory.host_base() + guest,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Creates vCPU `id` resuming the user state `state` (fork, threads).
+    pub fn create_vcpu_from(&self, id: u64, state: &CpuState) -> Result<Vcpu, VmError> {
+        let mut vcpu = self.create_vcpu(id, state.regs.rip, state.regs.rsp)?;
+        *vcpu.regs_mut() = state.regs;
+        vcpu.set_fs_base(state.fs_base)?;
+        vcpu.set_gs_base(state.gs_base)?;
+        vcpu.set_xsave(&state.xsave)?;
+        Ok(vcpu)
     }
 
     fn add_slot(&self, slot: u32, guest: u64, size: u64, host: u64) -> Result<(), VmError> {

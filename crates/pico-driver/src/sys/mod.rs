@@ -10,6 +10,7 @@ pub mod futex;
 pub mod info;
 pub mod mm;
 pub mod poll;
+pub mod proc;
 pub mod rw;
 pub mod signal;
 pub mod table;

@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use pico_abi::sysno as nr;
 
 use super::Handler::{self, Control, Plain};
-use super::{fs, futex, info, mm, poll, rw, signal, task, time};
+use super::{fs, futex, info, mm, poll, proc, rw, signal, task, time};
 
 /// How an argument is shown by `--trace`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -213,6 +213,15 @@ pub static TABLE: &[Entry] = &[
     e(nr::GETPGRP, &[], Plain(task::getpgrp)),
     e(nr::GETPGID, &[Int], Plain(task::getpgid)),
     e(nr::GETSID, &[Int], Plain(task::getsid)),
+    partial(nr::FORK, &[], Plain(proc::fork_), "a host fork; the child rebuilds its VM over its copy-on-write memory"),
+    partial(nr::VFORK, &[], Plain(proc::vfork), "the child gets a copy of memory, not the parent's; the parent waits for its exec or exit"),
+    partial(nr::CLONE, &[Hex, Hex, Ptr, Ptr, Hex], Plain(proc::clone), "new processes only: CLONE_THREAD is ENOSYS; CLONE_VM children get a copy of memory; CLONE_FILES/FS/SIGHAND without CLONE_THREAD are EINVAL"),
+    e(nr::EXECVE, &[Path, Ptr, Ptr], Control(proc::execve)),
+    e(nr::EXECVEAT, &[DirFd, Path, Ptr, Ptr, AtFlags], Control(proc::execveat)),
+    e(nr::WAIT4, &[Int, Ptr, Hex, Ptr], Plain(proc::wait4)),
+    e(nr::WAITID, &[Int, Int, Ptr, Hex, Ptr], Plain(proc::waitid)),
+    e(nr::SETPGID, &[Int, Int], Plain(proc::setpgid)),
+    e(nr::SETSID, &[], Plain(proc::setsid)),
     e(nr::EXIT, &[Int], Control(task::exit)),
     e(nr::EXIT_GROUP, &[Int], Control(task::exit_group)),
     e(nr::ARCH_PRCTL, &[ArchPrctl, Hex], Plain(task::arch_prctl)),

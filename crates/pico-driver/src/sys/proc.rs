@@ -1,0 +1,302 @@
+//! Processes: fork/vfork/clone (a host fork; the child rebuilds its VM
+//! around its copy-on-write copy of guest memory), execve (a new VM in the
+//! same host process), wait, process groups and sessions.
+//!
+//! Differs from Linux: a vfork or `CLONE_VM` child gets a copy of memory,
+//! not the parent's memory (the parent still waits for a vfork child to
+//! exec or exit), so a vfork child's writes are not seen by its parent.
+
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStringExt;
+use std::path::PathBuf;
+
+use pico_abi::{sysno, Errno};
+
+use super::{Args, Flow, SysResult};
+use crate::exec;
+use crate::host::{self, Forked, HostArg};
+use crate::hostsig;
+use crate::task::Task;
+
+const CLONE_VM: u64 = 0x100;
+const CLONE_FS: u64 = 0x200;
+const CLONE_FILES: u64 = 0x400;
+const CLONE_SIGHAND: u64 = 0x800;
+const CLONE_PIDFD: u64 = 0x1000;
+const CLONE_PTRACE: u64 = 0x2000;
+const CLONE_VFORK: u64 = 0x4000;
+const CLONE_PARENT: u64 = 0x8000;
+const CLONE_THREAD: u64 = 0x10000;
+const CLONE_NEWNS_AND_FRIENDS: u64 = 0x7e02_0000 | 0x0000_0080;
+const CLONE_SYSVSEM: u64 = 0x40000;
+const CLONE_SETTLS: u64 = 0x80000;
+const CLONE_PARENT_SETTID: u64 = 0x100000;
+const CLONE_CHILD_CLEARTID: u64 = 0x200000;
+const CLONE_CHILD_SETTID: u64 = 0x1000000;
+const SIGCHLD: u64 = 17;
+/// execve: longest argument or environment string, and all of them.
+const MAX_ARG_STRLEN: usize = 32 * 4096;
+const ARG_MAX: usize = 2 << 20;
+
+fn vm_errno(e: pico_vm::VmError) -> Errno {
+    log::error!("{e}");
+    Errno::ENOMEM
+}
+
+/// The shared part of fork, vfork and clone.
+fn fork(
+    t: &mut Task,
+    flags: u64,
+    stack: u64,
+    parent_tid: u64,
+    child_tid: u64,
+    tls: u64,
+) -> SysResult {
+    if flags & CLONE_THREAD != 0 {
+        log::warn!("clone with CLONE_THREAD: threads are not supported yet");
+        return Err(Errno::ENOSYS);
+    }
+    if flags
+        & (CLONE_FS
+            | CLONE_FILES
+            | CLONE_SIGHAND
+            | CLONE_PIDFD
+            | CLONE_PTRACE
+            | CLONE_PARENT
+            | CLONE_NEWNS_AND_FRIENDS)
+        != 0
+    {
+        return Err(Errno::EINVAL);
+    }
+    let _ = CLONE_SYSVSEM;
+    let exit_signal = flags & 0xff;
+    if exit_signal > 64 {
+        return Err(Errno::EINVAL);
+    }
+    let vfork = flags & CLONE_VFORK != 0;
+    let state = t.vcpu.capture().map_err(vm_errno)?;
+    let done = if vfork { Some(host::pipe()?) } else { None };
+    match host::fork(exit_signal)? {
+        Forked::Parent(pid) => {
+            if flags & CLONE_PARENT_SETTID != 0 {
+                t.write_bytes(parent_tid, &pid.to_le_bytes())?;
+            }
+            if let Some((read_end, write_end)) = done {
+                drop(write_end);
+                host::wait_for_eof(&read_end);
+            }
+            Ok(u64::from(pid))
+        }
+        Forked::Child => {
+            let pid = std::process::id();
+            if let Err(e) = become_child(t, &state, flags, stack, child_tid, tls, pid) {
+                // No VM: this process cannot run the guest at all.
+                eprintln!("picorun: fork: cannot rebuild the VM in the child: {e}");
+                host::exit_now(125);
+            }
+            t.vfork_done = done.map(|(_, write_end)| write_end);
+            Ok(0)
+        }
+    }
+}
+
+fn become_child(
+    t: &mut Task,
+    state: &pico_vm::CpuState,
+    flags: u64,
+    stack: u64,
+    child_tid: u64,
+    tls: u64,
+    pid: u32,
+) -> Result<(), String> {
+    t.vm.renew_after_fork().map_err(|e| e.to_string())?;
+    let mut state = state.clone();
+    if stack != 0 {
+        state.regs.rsp = stack;
+    }
+    if flags & CLONE_SETTLS != 0 {
+        state.fs_base = tls;
+    }
+    let mut vcpu =
+        t.vm.create_vcpu_from(0, &state)
+            .map_err(|e| e.to_string())?;
+    hostsig::set_kick(vcpu.kick_handle());
+    t.vcpu = vcpu;
+    t.pid = pid;
+    t.tracer.stats = None;
+    t.tracer.pid = Some(pid);
+    if flags & CLONE_CHILD_SETTID != 0 {
+        let _ = t.write_bytes(child_tid, &pid.to_le_bytes());
+    }
+    t.clear_child_tid = if flags & CLONE_CHILD_CLEARTID != 0 {
+        child_tid
+    } else {
+        0
+    };
+    Ok(())
+}
+
+/// fork(2).
+pub fn fork_(t: &mut Task, _a: &Args) -> SysResult {
+    fork(t, SIGCHLD, 0, 0, 0, 0)
+}
+
+/// vfork(2): the parent waits until the child execs or exits.
+pub fn vfork(t: &mut Task, _a: &Args) -> SysResult {
+    fork(t, CLONE_VM | CLONE_VFORK | SIGCHLD, 0, 0, 0, 0)
+}
+
+/// clone(2) for new processes (threads: not yet).
+pub fn clone(t: &mut Task, a: &Args) -> SysResult {
+    // x86-64 order: flags, stack, parent_tid, child_tid, tls.
+    fork(t, a[0], a[1], a[2], a[3], a[4])
+}
+
+/// Reads a NULL-terminated array of guest strings (argv, envp).
+fn string_array(t: &Task, addr: u64) -> Result<Vec<OsString>, Errno> {
+    let mut out = Vec::new();
+    if addr == 0 {
+        return Ok(out);
+    }
+    let mut total = 0;
+    for i in 0.. {
+        let ptr = t.read_u64(addr + 8 * i)?;
+        if ptr == 0 {
+            break;
+        }
+        let s =
+            t.vm.memory()
+                .read_cstr(ptr, MAX_ARG_STRLEN)
+                .map_err(|e| match e {
+                    pico_vm::CstrError::Fault(_) => Errno::EFAULT,
+                    pico_vm::CstrError::TooLong => Errno::E2BIG,
+                })?;
+        total += s.len() + 1 + 8;
+        if total > ARG_MAX {
+            return Err(Errno::E2BIG);
+        }
+        out.push(OsString::from_vec(s));
+    }
+    Ok(out)
+}
+
+fn exec_program(
+    t: &mut Task,
+    program: PathBuf,
+    argv: Vec<OsString>,
+    envp: Vec<OsString>,
+) -> Result<Flow, Errno> {
+    if !crate::host::executable(&program) {
+        return Err(if program.exists() {
+            Errno::EACCES
+        } else {
+            Errno::ENOENT
+        });
+    }
+    // Everything that can fail happens before the old image is touched.
+    let mut vm = pico_vm::Vm::new().map_err(vm_errno)?;
+    let loaded = exec::load(&mut vm, &program, &argv, &envp).map_err(|e| {
+        log::debug!("execve {}: {e}", program.display());
+        e.errno()
+    })?;
+    let mut vcpu = vm
+        .create_vcpu(0, loaded.entry, loaded.stack_pointer)
+        .map_err(vm_errno)?;
+    hostsig::set_kick(vcpu.kick_handle());
+    t.vcpu = vcpu;
+    t.vm = vm;
+    t.layout = loaded.layout;
+    t.exe = std::fs::canonicalize(&loaded.exe).unwrap_or(loaded.exe);
+    t.fds.close_on_exec();
+    t.signals.reset_for_exec();
+    t.clear_child_tid = 0;
+    t.robust_list = 0;
+    t.comm = crate::process::comm_of(&program);
+    // A vfork parent may continue now.
+    t.vfork_done = None;
+    Ok(Flow::FrameReplaced)
+}
+
+/// execve(2).
+pub fn execve(t: &mut Task, a: &Args) -> Result<Flow, Errno> {
+    let path = t.path(a[0])?;
+    let argv = string_array(t, a[1])?;
+    let envp = string_array(t, a[2])?;
+    let program = PathBuf::from(OsString::from_vec(path.into_bytes()));
+    exec_program(t, program, argv, envp)
+}
+
+/// execveat(2).
+pub fn execveat(t: &mut Task, a: &Args) -> Result<Flow, Errno> {
+    const AT_EMPTY_PATH: u64 = 0x1000;
+    let path = t.path(a[1])?;
+    let argv = string_array(t, a[2])?;
+    let envp = string_array(t, a[3])?;
+    let bytes = path.into_bytes();
+    let program = if bytes.is_empty() && a[4] & AT_EMPTY_PATH != 0 {
+        PathBuf::from(format!("/proc/self/fd/{}", t.fds.host(a[0])?))
+    } else if bytes.first() == Some(&b'/') || a[0] as i32 == -100 {
+        PathBuf::from(OsString::from_vec(bytes))
+    } else {
+        PathBuf::from(format!("/proc/self/fd/{}", t.fds.host(a[0])?))
+            .join(OsString::from_vec(bytes))
+    };
+    exec_program(t, program, argv, envp)
+}
+
+/// wait4(2): children are host processes, their statuses the guests'.
+pub fn wait4(t: &mut Task, a: &Args) -> SysResult {
+    let status = t.opt_out_buf(a[1], 4)?;
+    let rusage = t.opt_out_buf(a[3], 144)?;
+    host::call(
+        libc::SYS_wait4,
+        &[
+            u64::from(a[0] as u32).into(),
+            status.into(),
+            a[2].into(),
+            rusage.into(),
+        ],
+    )
+}
+
+/// waitid(2).
+pub fn waitid(t: &mut Task, a: &Args) -> SysResult {
+    let info = t.opt_out_buf(a[2], 128)?;
+    let rusage = t.opt_out_buf(a[4], 144)?;
+    host::call(
+        libc::SYS_waitid,
+        &[
+            a[0].into(),
+            u64::from(a[1] as u32).into(),
+            info.into(),
+            a[3].into(),
+            rusage.into(),
+        ],
+    )
+}
+
+/// setpgid(2).
+pub fn setpgid(_t: &mut Task, a: &Args) -> SysResult {
+    host::call(
+        libc::SYS_setpgid,
+        &[u64::from(a[0] as u32).into(), u64::from(a[1] as u32).into()],
+    )
+}
+
+/// setsid(2).
+pub fn setsid(_t: &mut Task, _a: &Args) -> SysResult {
+    host::call(libc::SYS_setsid, &[HostArg::Int(0)])
+}
+
+/// Syscalls numbers this module serves (for the table's sanity).
+pub const SERVED: &[u64] = &[
+    sysno::FORK,
+    sysno::VFORK,
+    sysno::CLONE,
+    sysno::EXECVE,
+    sysno::EXECVEAT,
+    sysno::WAIT4,
+    sysno::WAITID,
+    sysno::SETPGID,
+    sysno::SETSID,
+];
