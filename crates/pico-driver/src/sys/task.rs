@@ -188,3 +188,60 @@ pub fn sched_getaffinity(t: &mut Task, a: &Args) -> SysResult {
         ],
     )
 }
+
+/// The credential setters: the host process is the guest process, so its
+/// credentials are the guest's; the host kernel checks permissions.
+fn set_ids(nr: i64, a: &Args, n: usize) -> SysResult {
+    let args: Vec<HostArg> = (0..n).map(|i| HostArg::Int(u64::from(a[i] as u32))).collect();
+    host::call(nr, &args)
+}
+
+/// setuid(2).
+pub fn setuid(_t: &mut Task, a: &Args) -> SysResult {
+    set_ids(libc::SYS_setuid, a, 1)
+}
+
+/// setgid(2).
+pub fn setgid(_t: &mut Task, a: &Args) -> SysResult {
+    set_ids(libc::SYS_setgid, a, 1)
+}
+
+/// setreuid(2).
+pub fn setreuid(_t: &mut Task, a: &Args) -> SysResult {
+    set_ids(libc::SYS_setreuid, a, 2)
+}
+
+/// setregid(2).
+pub fn setregid(_t: &mut Task, a: &Args) -> SysResult {
+    set_ids(libc::SYS_setregid, a, 2)
+}
+
+/// setresuid(2).
+pub fn setresuid(_t: &mut Task, a: &Args) -> SysResult {
+    set_ids(libc::SYS_setresuid, a, 3)
+}
+
+/// setresgid(2).
+pub fn setresgid(_t: &mut Task, a: &Args) -> SysResult {
+    set_ids(libc::SYS_setresgid, a, 3)
+}
+
+/// setfsuid(2).
+pub fn setfsuid(_t: &mut Task, a: &Args) -> SysResult {
+    set_ids(libc::SYS_setfsuid, a, 1)
+}
+
+/// setfsgid(2).
+pub fn setfsgid(_t: &mut Task, a: &Args) -> SysResult {
+    set_ids(libc::SYS_setfsgid, a, 1)
+}
+
+/// setgroups(2).
+pub fn setgroups(t: &mut Task, a: &Args) -> SysResult {
+    let n = a.int(0);
+    if !(0..=65536).contains(&n) {
+        return Err(Errno::EINVAL);
+    }
+    let list = t.opt_in_buf(a[1], 4 * n as u64)?;
+    host::call(libc::SYS_setgroups, &[(n as u64).into(), list.into()])
+}
