@@ -1,11 +1,13 @@
-//! The guest's descriptor table: guest fd numbers to host descriptors.
-//! picorun's own descriptors (kvm, vm, vcpu) are never in it, so the guest
-//! can neither see nor close them.
+//! The guest's descriptor table: guest fd numbers to host descriptors,
+//! shared by the threads of a process. picorun's own descriptors (kvm, vm,
+//! vcpu) are never in it, so the guest can neither see nor close them.
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use pico_abi::Errno;
 
+/// A descriptor to install.
 #[derive(Debug)]
 pub struct FdEntry {
     pub file: OwnedFd,
@@ -15,9 +17,24 @@ pub struct FdEntry {
     pub cloexec: bool,
 }
 
+#[derive(Debug, Clone)]
+struct Slot {
+    /// Shared so a call in progress keeps the file open if another thread
+    /// closes the guest fd meanwhile (as Linux's file references do).
+    file: Arc<OwnedFd>,
+    cloexec: bool,
+}
+
 #[derive(Debug, Default)]
+struct Table {
+    slots: Vec<Option<Slot>>,
+}
+
+/// The table, behind a lock each method takes briefly (never across a
+/// blocking host call).
+#[derive(Debug, Default, Clone)]
 pub struct FdTable {
-    entries: Vec<Option<FdEntry>>,
+    table: Arc<Mutex<Table>>,
 }
 
 /// Duplicates a host descriptor, close-on-exec on the host.
@@ -35,14 +52,17 @@ pub fn dup_host(fd: RawFd) -> Result<OwnedFd, Errno> {
     Ok(crate::host::own_fd(new))
 }
 
+fn index(fd: u64) -> Result<usize, Errno> {
+    usize::try_from(fd as i32).map_err(|_| Errno::EBADF)
+}
+
 impl FdTable {
     /// A table with the host's standard descriptors as guest 0, 1 and 2
     /// (those the host has open).
     pub fn with_stdio() -> FdTable {
-        let mut t = FdTable::default();
+        let t = FdTable::default();
         for fd in 0..3 {
             if let Ok(file) = dup_host(fd) {
-                // Lowest free slot is `fd` itself while 0..fd are filled.
                 let _ = t.insert_at(
                     fd as usize,
                     FdEntry {
@@ -50,77 +70,116 @@ impl FdTable {
                         cloexec: false,
                     },
                 );
-            } else {
-                t.entries.push(None);
             }
         }
         t
     }
 
+    fn lock(&self) -> MutexGuard<'_, Table> {
+        self.table
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// An independent copy (a forked child's table).
+    pub fn deep_copy(&self) -> FdTable {
+        let slots = self.lock().slots.clone();
+        FdTable {
+            table: Arc::new(Mutex::new(Table { slots })),
+        }
+    }
+
+    fn slot(&self, fd: u64) -> Result<Slot, Errno> {
+        let i = index(fd)?;
+        self.lock()
+            .slots
+            .get(i)
+            .cloned()
+            .flatten()
+            .ok_or(Errno::EBADF)
+    }
+
     /// The host descriptor behind guest `fd`, or `EBADF`.
     pub fn host(&self, fd: u64) -> Result<RawFd, Errno> {
-        self.get(fd).map(|e| e.file.as_raw_fd())
+        self.slot(fd).map(|s| s.file.as_raw_fd())
     }
 
-    pub fn get(&self, fd: u64) -> Result<&FdEntry, Errno> {
-        let i = usize::try_from(fd as i32).map_err(|_| Errno::EBADF)?;
-        self.entries
-            .get(i)
-            .and_then(Option::as_ref)
-            .ok_or(Errno::EBADF)
+    /// The host file behind guest `fd`, kept open while the caller holds it.
+    pub fn file(&self, fd: u64) -> Result<Arc<OwnedFd>, Errno> {
+        self.slot(fd).map(|s| s.file)
     }
 
-    pub fn get_mut(&mut self, fd: u64) -> Result<&mut FdEntry, Errno> {
-        let i = usize::try_from(fd as i32).map_err(|_| Errno::EBADF)?;
-        self.entries
+    pub fn cloexec(&self, fd: u64) -> Result<bool, Errno> {
+        self.slot(fd).map(|s| s.cloexec)
+    }
+
+    pub fn set_cloexec(&self, fd: u64, cloexec: bool) -> Result<(), Errno> {
+        let i = index(fd)?;
+        let mut t = self.lock();
+        let slot = t
+            .slots
             .get_mut(i)
             .and_then(Option::as_mut)
-            .ok_or(Errno::EBADF)
+            .ok_or(Errno::EBADF)?;
+        slot.cloexec = cloexec;
+        Ok(())
     }
 
     /// Installs `entry` at the lowest free number `>= min`, below `limit`.
-    pub fn insert_from(&mut self, min: usize, limit: usize, entry: FdEntry) -> Result<u64, Errno> {
+    pub fn insert_from(&self, min: usize, limit: usize, entry: FdEntry) -> Result<u64, Errno> {
+        let mut t = self.lock();
         let free = (min..limit)
-            .find(|&i| self.entries.get(i).is_none_or(Option::is_none))
+            .find(|&i| t.slots.get(i).is_none_or(Option::is_none))
             .ok_or(Errno::EMFILE)?;
-        self.insert_at(free, entry)?;
+        t.put(free, entry);
         Ok(free as u64)
     }
 
     /// Installs `entry` at `fd`, closing what was there (dup2 semantics).
-    pub fn insert_at(&mut self, fd: usize, entry: FdEntry) -> Result<(), Errno> {
-        if self.entries.len() <= fd {
-            self.entries.resize_with(fd + 1, || None);
-        }
-        self.entries[fd] = Some(entry);
+    pub fn insert_at(&self, fd: usize, entry: FdEntry) -> Result<(), Errno> {
+        self.lock().put(fd, entry);
         Ok(())
     }
 
-    /// Removes guest `fd`; the host descriptor closes when dropped.
-    pub fn remove(&mut self, fd: u64) -> Result<FdEntry, Errno> {
-        let i = usize::try_from(fd as i32).map_err(|_| Errno::EBADF)?;
-        self.entries
-            .get_mut(i)
-            .and_then(Option::take)
-            .ok_or(Errno::EBADF)
+    /// Removes guest `fd`; the host descriptor closes when its last user
+    /// drops it.
+    pub fn remove(&self, fd: u64) -> Result<(), Errno> {
+        let i = index(fd)?;
+        let old = self.lock().slots.get_mut(i).and_then(Option::take);
+        old.map(drop).ok_or(Errno::EBADF)
     }
 
     /// Closes every close-on-exec descriptor (execve).
-    pub fn close_on_exec(&mut self) {
-        for slot in &mut self.entries {
-            if slot.as_ref().is_some_and(|e| e.cloexec) {
+    pub fn close_on_exec(&self) {
+        let mut t = self.lock();
+        for slot in &mut t.slots {
+            if slot.as_ref().is_some_and(|s| s.cloexec) {
                 *slot = None;
             }
         }
     }
 
     /// Guest fds in use, ascending.
-    pub fn numbers(&self) -> impl Iterator<Item = usize> + '_ {
-        self.entries
+    pub fn numbers(&self) -> Vec<usize> {
+        self.lock()
+            .slots
             .iter()
             .enumerate()
-            .filter(|(_, e)| e.is_some())
+            .filter(|(_, s)| s.is_some())
             .map(|(i, _)| i)
+            .collect()
+    }
+}
+
+impl Table {
+    fn put(&mut self, fd: usize, entry: FdEntry) {
+        if self.slots.len() <= fd {
+            self.slots.resize_with(fd + 1, || None);
+        }
+        self.slots[fd] = Some(Slot {
+            file: Arc::new(entry.file),
+            cloexec: entry.cloexec,
+        });
     }
 }
 
@@ -138,18 +197,18 @@ mod tests {
 
     #[test]
     fn lowest_free_number_is_used() {
-        let mut t = FdTable::default();
+        let t = FdTable::default();
         assert_eq!(t.insert_from(0, 1024, devnull()).unwrap(), 0);
         assert_eq!(t.insert_from(0, 1024, devnull()).unwrap(), 1);
         t.remove(0).unwrap();
         assert_eq!(t.insert_from(0, 1024, devnull()).unwrap(), 0);
         assert_eq!(t.insert_from(10, 1024, devnull()).unwrap(), 10);
-        assert_eq!(t.numbers().collect::<Vec<_>>(), vec![0, 1, 10]);
+        assert_eq!(t.numbers(), vec![0, 1, 10]);
     }
 
     #[test]
     fn bad_numbers_are_ebadf() {
-        let mut t = FdTable::default();
+        let t = FdTable::default();
         assert_eq!(t.host(0), Err(Errno::EBADF));
         assert_eq!(t.host(u64::MAX), Err(Errno::EBADF), "-1");
         assert_eq!(t.host(1 << 40), Err(Errno::EBADF));
@@ -160,8 +219,34 @@ mod tests {
 
     #[test]
     fn limit_gives_emfile() {
-        let mut t = FdTable::default();
+        let t = FdTable::default();
         t.insert_from(0, 1, devnull()).unwrap();
         assert_eq!(t.insert_from(0, 1, devnull()).unwrap_err(), Errno::EMFILE);
+    }
+
+    #[test]
+    fn a_file_in_use_survives_close() {
+        let t = FdTable::default();
+        t.insert_at(4, devnull()).unwrap();
+        let file = t.file(4).unwrap();
+        t.remove(4).unwrap();
+        assert!(t.host(4).is_err());
+        assert!(crate::host::call(
+            libc::SYS_fstat,
+            &[
+                crate::host::HostArg::Fd(file.as_raw_fd()),
+                crate::host::HostArg::Local([0u8; 144].as_mut_ptr())
+            ]
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn deep_copies_are_independent() {
+        let t = FdTable::default();
+        t.insert_at(0, devnull()).unwrap();
+        let c = t.deep_copy();
+        c.remove(0).unwrap();
+        assert!(t.host(0).is_ok());
     }
 }

@@ -392,3 +392,17 @@ pub fn executable(path: &std::path::Path) -> bool {
     )
     .is_ok()
 }
+
+/// This host thread's id.
+pub fn gettid() -> u32 {
+    // SAFETY: gettid takes no arguments and cannot fail.
+    unsafe { libc::gettid() as u32 }
+}
+
+/// Ends the whole process as the guest process ended, from any thread.
+pub fn finish(outcome: crate::task::Outcome) -> ! {
+    match outcome {
+        crate::task::Outcome::Exited(code) => std::process::exit(code),
+        crate::task::Outcome::Signaled(signo) => die_by_signal(signo),
+    }
+}

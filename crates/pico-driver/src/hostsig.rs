@@ -11,18 +11,26 @@
 //! writes return EPIPE and the driver raises the guest's SIGPIPE), and the
 //! two real-time signals libc reserves (32, 33).
 
-use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::sigframe::SIGINFO_SIZE;
 
 const WORDS: usize = SIGINFO_SIZE / 8;
 
-/// Signals caught and not yet taken by the driver, bit `n-1` for signal `n`.
-static PENDING: AtomicU64 = AtomicU64::new(0);
-/// The latest siginfo per signal.
-static INFO: [[AtomicU64; WORDS]; 64] = [const { [const { AtomicU64::new(0) }; WORDS] }; 64];
-/// `immediate_exit` of the vCPU to kick (null when none runs).
-static KICK: AtomicPtr<u8> = AtomicPtr::new(std::ptr::null_mut());
+// Per host thread, because each guest thread is a host thread with its own
+// vCPU: the kernel runs the catcher on the thread a signal was sent to
+// (tgkill) or on any thread that does not block it (kill), and that
+// thread's vCPU is the one to kick. Const-initialised thread locals without
+// destructors are plain TLS accesses, usable from a signal handler.
+thread_local! {
+    /// Signals caught and not yet taken by this thread, bit `n-1` for `n`.
+    static PENDING: AtomicU64 = const { AtomicU64::new(0) };
+    /// The latest siginfo per signal.
+    static INFO: [[AtomicU64; WORDS]; 64] = const { [const { [const { AtomicU64::new(0) }; WORDS] }; 64] };
+    /// `immediate_exit` of this thread's vCPU (null when it has none).
+    static KICK: Cell<*mut u8> = const { Cell::new(std::ptr::null_mut()) };
+}
 
 /// Whether picorun routes host signal `signo` to the guest.
 pub fn routed(signo: u32) -> bool {
@@ -40,15 +48,18 @@ extern "C" fn catcher(signo: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut
         // SAFETY: the kernel passes a valid siginfo_t (128 bytes) to an
         // SA_SIGINFO handler; it is only read here.
         let words = unsafe { std::ptr::read(info.cast::<[u64; WORDS]>()) };
-        for (slot, w) in INFO[n - 1].iter().zip(words) {
-            slot.store(w, Ordering::Relaxed);
-        }
+        INFO.with(|slots| {
+            for (slot, w) in slots[n - 1].iter().zip(words) {
+                slot.store(w, Ordering::Relaxed);
+            }
+        });
     }
-    PENDING.fetch_or(1 << (n - 1), Ordering::Release);
-    let kick = KICK.load(Ordering::Acquire);
+    PENDING.with(|p| p.fetch_or(1 << (n - 1), Ordering::Release));
+    let kick = KICK.with(Cell::get);
     if !kick.is_null() {
-        // SAFETY: KICK points at the running vCPU's immediate_exit byte while
-        // that vCPU exists (set_kick / clear_kick bracket its life).
+        // SAFETY: KICK points at this thread's vCPU's immediate_exit byte
+        // while that vCPU exists (set_kick is called for each new vCPU, and
+        // a thread's vCPU lives as long as the thread runs the guest).
         unsafe { std::ptr::write_volatile(kick, 1) };
     }
 }
@@ -81,31 +92,37 @@ pub fn host_ignores(signo: u32) -> bool {
     }
 }
 
-/// Tells the catcher which vCPU to kick.
+/// Tells the catcher which vCPU this thread runs.
 pub fn set_kick(handle: pico_vm::KickHandle) {
-    KICK.store(handle.as_ptr(), Ordering::Release);
+    KICK.with(|k| k.set(handle.as_ptr()));
 }
 
-/// Takes the signals caught since the last call, with their siginfo.
+/// Takes the signals this thread caught since the last call, with their
+/// siginfo.
 pub fn take() -> Vec<(u32, [u8; SIGINFO_SIZE])> {
-    let bits = PENDING.swap(0, Ordering::Acquire);
-    let mut out = Vec::new();
-    for n in 1..=64u32 {
-        if bits & (1 << (n - 1)) == 0 {
-            continue;
-        }
-        let mut info = [0u8; SIGINFO_SIZE];
-        for (i, w) in INFO[(n - 1) as usize].iter().enumerate() {
-            info[8 * i..8 * i + 8].copy_from_slice(&w.load(Ordering::Relaxed).to_le_bytes());
-        }
-        out.push((n, info));
+    let bits = PENDING.with(|p| p.swap(0, Ordering::Acquire));
+    if bits == 0 {
+        return Vec::new();
     }
+    let mut out = Vec::new();
+    INFO.with(|slots| {
+        for n in 1..=64u32 {
+            if bits & (1 << (n - 1)) == 0 {
+                continue;
+            }
+            let mut info = [0u8; SIGINFO_SIZE];
+            for (i, w) in slots[(n - 1) as usize].iter().enumerate() {
+                info[8 * i..8 * i + 8].copy_from_slice(&w.load(Ordering::Relaxed).to_le_bytes());
+            }
+            out.push((n, info));
+        }
+    });
     out
 }
 
-/// Whether a caught signal is waiting.
+/// Whether this thread caught a signal not yet taken.
 pub fn any_pending() -> bool {
-    PENDING.load(Ordering::Acquire) != 0
+    PENDING.with(|p| p.load(Ordering::Acquire)) != 0
 }
 
 /// Waits until a routed host signal arrives (or `timeout` passes), without

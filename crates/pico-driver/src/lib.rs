@@ -16,10 +16,13 @@ pub mod host;
 pub mod hostsig;
 pub mod mm;
 pub mod process;
+pub mod shared;
 pub mod sigframe;
 pub mod signal;
 pub mod sys;
 pub mod task;
+pub mod thread;
+pub mod threads;
 pub mod trace;
 
 pub use exec::ExecError;

@@ -14,6 +14,7 @@ use pico_vm::{ExceptionInfo, Exit, Vm, VmError};
 use crate::exec::{self, ExecError};
 use crate::fd::FdTable;
 use crate::hostsig;
+use crate::shared::SharedVm;
 use crate::sigframe::{self, FrameInput, RED_ZONE};
 use crate::signal::{Action, Pending, Signals};
 use crate::sys::table::{self, Entry};
@@ -36,6 +37,14 @@ pub struct Config {
     pub stats: bool,
 }
 
+/// Why the run loop stopped.
+enum Stop {
+    /// The process ends.
+    Process(Outcome),
+    /// Only this thread ended.
+    Thread,
+}
+
 /// A loaded pico process, ready to run.
 pub struct Process {
     task: Task,
@@ -53,15 +62,17 @@ impl Process {
             .map_err(ExecError::Vm)?;
         hostsig::set_kick(vcpu.kick_handle());
         let exe = std::fs::canonicalize(&loaded.exe).unwrap_or_else(|_| loaded.exe.clone());
+        let pid = std::process::id();
         let task = Task {
-            vm,
+            vm: SharedVm::new(vm, loaded.layout),
             vcpu,
             fds: FdTable::with_stdio(),
-            layout: loaded.layout,
+            threads: Default::default(),
+            tid: pid,
             signals: Signals::inherit(),
             forced: None,
             exe,
-            pid: std::process::id(),
+            pid,
             clear_child_tid: 0,
             robust_list: 0,
             comm: comm_of(&config.program),
@@ -76,11 +87,35 @@ impl Process {
         Ok(Process { task })
     }
 
-    /// Runs the guest to its end.
+    pub(crate) fn from_task(task: Task) -> Process {
+        Process { task }
+    }
+
+    /// Runs the guest to its end. If the main thread exits while other
+    /// threads run, this thread waits: the last thread ends the process.
     pub fn run(&mut self) -> Result<Outcome, VmError> {
         loop {
-            if let Some(outcome) = self.run_for(u64::MAX)? {
-                return Ok(outcome);
+            match self.steps(u64::MAX)? {
+                Some(Stop::Process(outcome)) => return Ok(outcome),
+                Some(Stop::Thread) => loop {
+                    std::thread::park();
+                },
+                None => {}
+            }
+        }
+    }
+
+    /// A spawned thread's life: `Some` if the process must end.
+    pub(crate) fn run_thread(&mut self) -> Option<Outcome> {
+        loop {
+            match self.steps(u64::MAX) {
+                Ok(Some(Stop::Process(outcome))) => return Some(outcome),
+                Ok(Some(Stop::Thread)) => return None,
+                Ok(None) => {}
+                Err(e) => {
+                    eprintln!("picorun: the VM failed: {e}");
+                    return Some(Outcome::Exited(125));
+                }
             }
         }
     }
@@ -88,12 +123,26 @@ impl Process {
     /// Runs the guest until it has made `syscalls` syscalls or ended
     /// (`Some`). Benchmarks use it to time the syscall path alone.
     pub fn run_for(&mut self, syscalls: u64) -> Result<Option<Outcome>, VmError> {
+        match self.steps(syscalls)? {
+            Some(Stop::Process(outcome)) => Ok(Some(outcome)),
+            Some(Stop::Thread) => loop {
+                std::thread::park();
+            },
+            None => Ok(None),
+        }
+    }
+
+    fn steps(&mut self, syscalls: u64) -> Result<Option<Stop>, VmError> {
         let mut served = 0;
         while served < syscalls {
             let exit = self.task.vcpu.run()?;
             served += u64::from(exit == Exit::Syscall);
             let outcome = match exit {
-                Exit::Syscall => self.syscall()?,
+                Exit::Syscall => match self.syscall()? {
+                    Some(Stop::Thread) => return Ok(Some(Stop::Thread)),
+                    Some(Stop::Process(outcome)) => Some(outcome),
+                    None => None,
+                },
                 Exit::Exception(info) => {
                     log::debug!("guest exception {info:?}");
                     // The user context is the one the CPU pushed.
@@ -115,15 +164,15 @@ impl Process {
                 }
                 Exit::Shutdown => {
                     log::warn!("guest triple fault at rip {:#x}", self.task.vcpu.regs().rip);
-                    return Ok(Some(Outcome::Signaled(sig::SIGSEGV as i32)));
+                    Some(Outcome::Signaled(sig::SIGSEGV as i32))
                 }
                 Exit::Interrupted => None,
             };
             if let Some(outcome) = outcome {
-                return Ok(Some(outcome));
+                return Ok(Some(Stop::Process(outcome)));
             }
             if let Some(outcome) = self.deliver()? {
-                return Ok(Some(outcome));
+                return Ok(Some(Stop::Process(outcome)));
             }
         }
         Ok(None)
@@ -171,7 +220,7 @@ impl Process {
     }
 
     /// Dispatches one syscall and sets its result.
-    fn syscall(&mut self) -> Result<Option<Outcome>, VmError> {
+    fn syscall(&mut self) -> Result<Option<Stop>, VmError> {
         let t = &mut self.task;
         let r = t.vcpu.regs();
         let nr = r.rax;
@@ -192,7 +241,13 @@ impl Process {
             t.tracer.record(nr, result.is_err(), started.elapsed());
         }
         let value = match result {
-            Ok(Flow::Exit(outcome)) => return Ok(Some(outcome)),
+            Ok(Flow::Exit(outcome)) => return Ok(Some(Stop::Process(outcome))),
+            Ok(Flow::ThreadExit(code)) => {
+                return Ok(Some(match crate::thread::exit(t, code) {
+                    Some(outcome) => Stop::Process(outcome),
+                    None => Stop::Thread,
+                }));
+            }
             Ok(Flow::FrameReplaced) => return Ok(None),
             Ok(Flow::Return(v)) => Ok(v),
             Err(e) => Err(e),

@@ -5,6 +5,8 @@
 use pico_abi::signal::{self as sig, DefaultAction, KernelSigaction};
 use pico_abi::Errno;
 
+use std::sync::{Arc, Mutex, MutexGuard};
+
 use crate::hostsig;
 use crate::sigframe::{AltStack, SIGINFO_SIZE};
 
@@ -29,8 +31,11 @@ pub enum Action {
 pub const SS_ONSTACK: u32 = 1;
 pub const SS_DISABLE: u32 = 2;
 
+/// Dispositions, shared by the threads of a process.
+type Actions = Arc<Mutex<[KernelSigaction; 64]>>;
+
 pub struct Signals {
-    actions: [KernelSigaction; 64],
+    actions: Actions,
     pub blocked: u64,
     queue: Vec<Pending>,
     pub altstack: AltStack,
@@ -56,7 +61,7 @@ fn valid(signo: u64) -> Result<u32, Errno> {
 impl Default for Signals {
     fn default() -> Self {
         Signals {
-            actions: [KernelSigaction::default(); 64],
+            actions: Arc::new(Mutex::new([KernelSigaction::default(); 64])),
             blocked: 0,
             queue: Vec::new(),
             altstack: AltStack {
@@ -74,10 +79,10 @@ impl Signals {
     /// across a native exec; every other routable signal is caught on the
     /// host and routed to the guest.
     pub fn inherit() -> Signals {
-        let mut s = Signals::default();
+        let s = Signals::default();
         for signo in 1..=64 {
             if hostsig::host_ignores(signo) {
-                s.actions[(signo - 1) as usize].handler = sig::SIG_IGN;
+                s.actions()[(signo - 1) as usize].handler = sig::SIG_IGN;
             } else {
                 hostsig::catch(signo);
             }
@@ -85,8 +90,34 @@ impl Signals {
         s
     }
 
+    /// A new thread's state: the process's dispositions, the creator's
+    /// mask, nothing pending, no alternate stack.
+    pub fn for_new_thread(&self) -> Signals {
+        Signals {
+            actions: self.actions.clone(),
+            blocked: self.blocked,
+            ..Signals::default()
+        }
+    }
+
+    /// A forked child's state: a copy of everything (its own dispositions).
+    pub fn for_child(&self) -> Signals {
+        let actions = *self.actions();
+        Signals {
+            actions: Arc::new(Mutex::new(actions)),
+            blocked: self.blocked,
+            queue: Vec::new(),
+            altstack: self.altstack,
+            saved_mask: None,
+        }
+    }
+
+    fn actions(&self) -> MutexGuard<'_, [KernelSigaction; 64]> {
+        self.actions.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     pub fn action(&self, signo: u32) -> KernelSigaction {
-        self.actions[(signo - 1) as usize]
+        self.actions()[(signo - 1) as usize]
     }
 
     /// rt_sigaction's state change; returns the old action.
@@ -101,7 +132,7 @@ impl Signals {
             if signo == sig::SIGKILL || signo == sig::SIGSTOP {
                 return Err(Errno::EINVAL);
             }
-            self.actions[(signo - 1) as usize] = new;
+            self.actions()[(signo - 1) as usize] = new;
             // An ignored signal is ignored by the host too (it never
             // interrupts a host call); any other is caught and routed.
             if new.handler == sig::SIG_IGN {
@@ -121,7 +152,7 @@ impl Signals {
     /// execve: handlers become the default, ignored signals stay ignored,
     /// the mask and pending signals stay, the alternate stack goes.
     pub fn reset_for_exec(&mut self) {
-        for a in &mut self.actions {
+        for a in self.actions().iter_mut() {
             if a.handler != sig::SIG_IGN {
                 *a = KernelSigaction::default();
             }
@@ -211,7 +242,7 @@ impl Signals {
                 },
                 _ => {
                     if act.flags & sig::SA_RESETHAND != 0 {
-                        self.actions[(p.signo - 1) as usize] = KernelSigaction::default();
+                        self.actions()[(p.signo - 1) as usize] = KernelSigaction::default();
                     }
                     return Some(Action::Handler(p, act));
                 }
@@ -231,7 +262,7 @@ impl Signals {
             return Action::Kill(p.signo);
         }
         if act.flags & sig::SA_RESETHAND != 0 {
-            self.actions[(p.signo - 1) as usize] = KernelSigaction::default();
+            self.actions()[(p.signo - 1) as usize] = KernelSigaction::default();
         }
         Action::Handler(p, act)
     }
@@ -320,7 +351,7 @@ mod tests {
             info: info(),
         };
         assert_eq!(s.fault(p), Action::Kill(sig::SIGSEGV));
-        s.actions[(sig::SIGSEGV - 1) as usize].handler = 0x401000;
+        s.actions()[(sig::SIGSEGV - 1) as usize].handler = 0x401000;
         assert!(matches!(s.fault(p), Action::Handler(..)));
         s.set_blocked(bit(sig::SIGSEGV));
         assert_eq!(s.fault(p), Action::Kill(sig::SIGSEGV));
@@ -349,7 +380,7 @@ mod tests {
     #[test]
     fn resethand_restores_the_default() {
         let mut s = Signals::default();
-        s.actions[(sig::SIGUSR1 - 1) as usize] = KernelSigaction {
+        s.actions()[(sig::SIGUSR1 - 1) as usize] = KernelSigaction {
             handler: 5,
             flags: sig::SA_RESETHAND,
             ..Default::default()

@@ -4,12 +4,15 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 
 use pico_abi::Errno;
-use pico_vm::{Access, CstrError, Vcpu, Vm};
+use std::sync::Arc;
+
+use pico_vm::{Access, CstrError, Vcpu};
 
 use crate::fd::FdTable;
 use crate::host::GuestBuf;
-use crate::mm::Layout;
+use crate::shared::SharedVm;
 use crate::signal::Signals;
+use crate::threads::Threads;
 use crate::trace::Tracer;
 
 /// Longest path the guest may pass (PATH_MAX, including the NUL).
@@ -24,12 +27,17 @@ pub enum Outcome {
     Signaled(i32),
 }
 
+/// One guest thread, as the syscall handlers see it. The address space and
+/// descriptor table are the process's, shared with its other threads;
+/// the vCPU, mask and queue of signals are the thread's own.
 pub struct Task {
-    pub vm: Vm,
+    pub vm: SharedVm,
     pub vcpu: Vcpu,
     pub fds: FdTable,
-    pub layout: Layout,
     pub signals: Signals,
+    pub threads: Arc<Threads>,
+    /// This thread's id (the host thread's: the main thread's is the pid).
+    pub tid: u32,
     /// A synchronous signal raised by the current exit (a fault, SIGPIPE).
     pub forced: Option<crate::signal::Pending>,
     /// The program as the guest knows it (`/proc/self/exe`).
@@ -50,12 +58,12 @@ pub struct Task {
 impl Task {
     /// A checked guest buffer the host may read (an input to the call).
     pub fn in_buf(&self, addr: u64, len: u64) -> Result<GuestBuf, Errno> {
-        GuestBuf::new(self.vm.memory(), addr, len, Access::Read)
+        GuestBuf::new(&self.vm.memory(), addr, len, Access::Read)
     }
 
     /// A checked guest buffer the host may write (an output of the call).
     pub fn out_buf(&self, addr: u64, len: u64) -> Result<GuestBuf, Errno> {
-        GuestBuf::new(self.vm.memory(), addr, len, Access::Write)
+        GuestBuf::new(&self.vm.memory(), addr, len, Access::Write)
     }
 
     /// An output buffer, or none when the guest passed NULL.

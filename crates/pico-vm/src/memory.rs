@@ -62,6 +62,9 @@ pub struct Memory {
 // SAFETY: `Memory` owns its reservation; the raw pointers are only
 // addresses of that reservation, valid from any thread.
 unsafe impl Send for Memory {}
+// SAFETY: shared access only reads the region record and copies through
+// vm-memory's volatile accessors; every change takes `&mut self`.
+unsafe impl Sync for Memory {}
 
 fn page_aligned(addr: u64, len: u64) -> bool {
     addr.is_multiple_of(PAGE_SIZE) && len.is_multiple_of(PAGE_SIZE) && len > 0

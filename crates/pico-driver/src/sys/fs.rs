@@ -162,9 +162,9 @@ pub fn fcntl(t: &mut Task, a: &Args) -> SysResult {
                 },
             )
         }
-        libc::F_GETFD => Ok(u64::from(t.fds.get(a[0])?.cloexec)),
+        libc::F_GETFD => Ok(u64::from(t.fds.cloexec(a[0])?)),
         libc::F_SETFD => {
-            t.fds.get_mut(a[0])?.cloexec = a[2] & 1 != 0;
+            t.fds.set_cloexec(a[0], a[2] & 1 != 0)?;
             Ok(0)
         }
         libc::F_GETFL
@@ -233,7 +233,8 @@ pub fn ioctl(t: &mut Task, a: &Args) -> SysResult {
         }
         libc::TIOCNOTTY => host::call(libc::SYS_ioctl, &[HostArg::Fd(fd), req.into()]),
         libc::FIOCLEX | libc::FIONCLEX => {
-            t.fds.get_mut(a[0])?.cloexec = req as libc::c_ulong == libc::FIOCLEX;
+            t.fds
+                .set_cloexec(a[0], req as libc::c_ulong == libc::FIOCLEX)?;
             Ok(0)
         }
         _ => Err(Errno::ENOTTY),
@@ -354,7 +355,7 @@ pub fn fstatfs(t: &mut Task, a: &Args) -> SysResult {
 pub fn getdents64(t: &mut Task, a: &Args) -> SysResult {
     let fd = t.fds.host(a[0])?;
     let buf = GuestBuf::prefix(
-        t.vm.memory(),
+        &t.vm.memory(),
         a[1],
         a[2] & 0xffff_ffff,
         pico_vm::Access::Write,
@@ -400,7 +401,7 @@ pub fn readlinkat(t: &mut Task, a: &Args) -> SysResult {
     }
     let dir = dirfd(t, a[0], &path)?;
     let buf = GuestBuf::prefix(
-        t.vm.memory(),
+        &t.vm.memory(),
         a[2],
         a[3] & 0x7fff_ffff,
         pico_vm::Access::Write,
@@ -423,7 +424,7 @@ pub fn readlink(t: &mut Task, a: &Args) -> SysResult {
 
 /// getcwd(2).
 pub fn getcwd(t: &mut Task, a: &Args) -> SysResult {
-    let buf = GuestBuf::prefix(t.vm.memory(), a[0], a[1], pico_vm::Access::Write)?;
+    let buf = GuestBuf::prefix(&t.vm.memory(), a[0], a[1], pico_vm::Access::Write)?;
     host::call(libc::SYS_getcwd, &[buf.into(), (buf.len() as u64).into()])
 }
 

@@ -28,7 +28,7 @@ const FUTEX_CMD_MASK: u64 = !(128 | 256);
 /// futex(2).
 pub fn futex(t: &mut Task, a: &Args) -> SysResult {
     let op = a[1] & 0xffff_ffff;
-    let word = |addr: u64| GuestBuf::new(t.vm.memory(), addr, 4, pico_vm::Access::Read);
+    let word = |addr: u64| GuestBuf::new(&t.vm.memory(), addr, 4, pico_vm::Access::Read);
     let uaddr = word(a[0])?;
     // The fourth argument is a timeout pointer for waits, an integer
     // (val2) for requeues and WAKE_OP.

@@ -63,7 +63,7 @@ pub fn getrandom(t: &mut Task, a: &Args) -> SysResult {
             &[GuestBuf::null().into(), 0u64.into(), a[2].into()],
         );
     }
-    let buf = GuestBuf::prefix(t.vm.memory(), a[0], a[1], pico_vm::Access::Write)?;
+    let buf = GuestBuf::prefix(&t.vm.memory(), a[0], a[1], pico_vm::Access::Write)?;
     host::call(
         libc::SYS_getrandom,
         &[buf.into(), (buf.len() as u64).into(), a[2].into()],

@@ -13,37 +13,40 @@ pub fn mmap(t: &mut Task, a: &Args) -> SysResult {
     let file = if a[3] & MAP_ANONYMOUS != 0 {
         None
     } else {
-        Some(t.fds.get(a[4])?.file.as_fd())
+        Some(t.fds.file(a[4])?)
     };
-    mm::mmap(&mut t.vm, a[0], a[1], a[2], a[3], file, a[5])
+    let fd = file.as_deref().map(|f| f.as_fd());
+    mm::mmap(&mut t.vm.write().vm, a[0], a[1], a[2], a[3], fd, a[5])
 }
 
 /// munmap(2).
 pub fn munmap(t: &mut Task, a: &Args) -> SysResult {
-    mm::munmap(&mut t.vm, a[0], a[1])
+    mm::munmap(&mut t.vm.write().vm, a[0], a[1])
 }
 
 /// mprotect(2).
 pub fn mprotect(t: &mut Task, a: &Args) -> SysResult {
-    mm::mprotect(&mut t.vm, a[0], a[1], a[2])
+    mm::mprotect(&mut t.vm.write().vm, a[0], a[1], a[2])
 }
 
 /// mremap(2).
 pub fn mremap(t: &mut Task, a: &Args) -> SysResult {
-    mm::mremap(&mut t.vm, a[0], a[1], a[2], a[3], a[4])
+    mm::mremap(&mut t.vm.write().vm, a[0], a[1], a[2], a[3], a[4])
 }
 
 /// madvise(2).
 pub fn madvise(t: &mut Task, a: &Args) -> SysResult {
-    mm::madvise(&mut t.vm, a[0], a[1], a[2])
+    mm::madvise(&mut t.vm.write().vm, a[0], a[1], a[2])
 }
 
 /// msync(2).
 pub fn msync(t: &mut Task, a: &Args) -> SysResult {
-    mm::msync(&mut t.vm, a[0], a[1], a[2])
+    mm::msync(&mut t.vm.write().vm, a[0], a[1], a[2])
 }
 
 /// brk(2).
 pub fn brk(t: &mut Task, a: &Args) -> SysResult {
-    Ok(mm::brk(&mut t.vm, &mut t.layout, a[0]))
+    let mut g = t.vm.write();
+    let crate::shared::Mm { vm, layout } = &mut *g;
+    Ok(mm::brk(vm, layout, a[0]))
 }

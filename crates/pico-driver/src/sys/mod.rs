@@ -51,6 +51,8 @@ pub enum Flow {
     Return(u64),
     /// The handler set every register itself (rt_sigreturn): no result.
     FrameReplaced,
+    /// This thread ends (exit(2)).
+    ThreadExit(i32),
     /// The process ends.
     Exit(Outcome),
 }

@@ -53,8 +53,7 @@ fn fork(
     tls: u64,
 ) -> SysResult {
     if flags & CLONE_THREAD != 0 {
-        log::warn!("clone with CLONE_THREAD: threads are not supported yet");
-        return Err(Errno::ENOSYS);
+        return crate::thread::spawn(t, flags, stack, parent_tid, child_tid, tls);
     }
     if flags
         & (CLONE_FS
@@ -76,8 +75,15 @@ fn fork(
     let vfork = flags & CLONE_VFORK != 0;
     let state = t.vcpu.capture().map_err(vm_errno)?;
     let done = if vfork { Some(host::pipe()?) } else { None };
+    // The child's copies of the shared state, taken while consistent: the
+    // address space stays write-locked across the fork so no other thread
+    // changes it half-way, and the child starts with its own tables.
+    let child_fds = t.fds.deep_copy();
+    let child_signals = t.signals.for_child();
+    let mut mm = t.vm.write();
     match host::fork(exit_signal)? {
         Forked::Parent(pid) => {
+            drop(mm);
             if flags & CLONE_PARENT_SETTID != 0 {
                 t.write_bytes(parent_tid, &pid.to_le_bytes())?;
             }
@@ -88,12 +94,20 @@ fn fork(
             Ok(u64::from(pid))
         }
         Forked::Child => {
+            let renewed = mm.vm.renew_after_fork();
+            drop(mm);
             let pid = std::process::id();
-            if let Err(e) = become_child(t, &state, flags, stack, child_tid, tls, pid) {
+            let result = renewed
+                .map_err(|e| e.to_string())
+                .and_then(|_| become_child(t, &state, flags, stack, child_tid, tls, pid));
+            if let Err(e) = result {
                 // No VM: this process cannot run the guest at all.
                 eprintln!("picorun: fork: cannot rebuild the VM in the child: {e}");
                 host::exit_now(125);
             }
+            t.fds = child_fds;
+            t.signals = child_signals;
+            t.threads = Default::default();
             t.vfork_done = done.map(|(_, write_end)| write_end);
             Ok(0)
         }
@@ -109,7 +123,6 @@ fn become_child(
     tls: u64,
     pid: u32,
 ) -> Result<(), String> {
-    t.vm.renew_after_fork().map_err(|e| e.to_string())?;
     let mut state = state.clone();
     if stack != 0 {
         state.regs.rsp = stack;
@@ -118,11 +131,14 @@ fn become_child(
         state.fs_base = tls;
     }
     let mut vcpu =
-        t.vm.create_vcpu_from(0, &state)
+        t.vm.read()
+            .vm
+            .create_vcpu_from(0, &state)
             .map_err(|e| e.to_string())?;
     hostsig::set_kick(vcpu.kick_handle());
     t.vcpu = vcpu;
     t.pid = pid;
+    t.tid = pid;
     t.tracer.stats = None;
     t.tracer.pid = Some(pid);
     if flags & CLONE_CHILD_SETTID != 0 {
@@ -193,6 +209,10 @@ fn exec_program(
             Errno::ENOENT
         });
     }
+    if t.threads.live() > 1 {
+        log::warn!("execve from a process with several threads is not supported yet");
+        return Err(Errno::ENOSYS);
+    }
     // Everything that can fail happens before the old image is touched.
     let mut vm = pico_vm::Vm::new().map_err(vm_errno)?;
     let loaded = exec::load(&mut vm, &program, &argv, &envp).map_err(|e| {
@@ -204,8 +224,7 @@ fn exec_program(
         .map_err(vm_errno)?;
     hostsig::set_kick(vcpu.kick_handle());
     t.vcpu = vcpu;
-    t.vm = vm;
-    t.layout = loaded.layout;
+    t.vm = crate::shared::SharedVm::new(vm, loaded.layout);
     t.exe = std::fs::canonicalize(&loaded.exe).unwrap_or(loaded.exe);
     t.fds.close_on_exec();
     t.signals.reset_for_exec();

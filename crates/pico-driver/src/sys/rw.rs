@@ -24,7 +24,7 @@ fn buf(task: &Task, addr: u64, len: u64, access: Access) -> Result<GuestBuf, Err
     if len == 0 {
         return Ok(GuestBuf::null());
     }
-    GuestBuf::prefix(task.vm.memory(), addr, len.min(isize::MAX as u64), access)
+    GuestBuf::prefix(&task.vm.memory(), addr, len.min(isize::MAX as u64), access)
 }
 
 /// read(2).
@@ -98,7 +98,7 @@ fn iovecs(t: &Task, addr: u64, count: u64, access: Access) -> Result<Vec<libc::i
         if len == 0 {
             continue;
         }
-        match GuestBuf::prefix(t.vm.memory(), base, len, access) {
+        match GuestBuf::prefix(&t.vm.memory(), base, len, access) {
             Ok(b) => {
                 out.push(libc::iovec {
                     iov_base: b.addr() as *mut libc::c_void,

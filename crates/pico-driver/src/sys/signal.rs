@@ -129,7 +129,7 @@ pub fn tgkill(t: &mut Task, a: &Args) -> SysResult {
     if (a[0] as i32) <= 0 || (a[1] as i32) <= 0 {
         return Err(Errno::EINVAL);
     }
-    if a[0] as i32 == t.pid as i32 && a[1] as i32 == t.pid as i32 {
+    if a[0] as i32 == t.pid as i32 && a[1] as i32 == t.tid as i32 {
         return send_self(t, signo, SI_TKILL);
     }
     host::call(
@@ -148,7 +148,7 @@ pub fn tkill(t: &mut Task, a: &Args) -> SysResult {
     if (a[0] as i32) <= 0 {
         return Err(Errno::EINVAL);
     }
-    if a[0] as i32 == t.pid as i32 {
+    if a[0] as i32 == t.tid as i32 {
         return send_self(t, signo, SI_TKILL);
     }
     host::call(
@@ -195,7 +195,7 @@ pub fn rt_sigqueueinfo(t: &mut Task, a: &Args) -> SysResult {
 /// rt_tgsigqueueinfo(2).
 pub fn rt_tgsigqueueinfo(t: &mut Task, a: &Args) -> SysResult {
     let (signo, info) = queueinfo(t, a[2], a[3])?;
-    if a[0] as i32 == t.pid as i32 && a[1] as i32 == t.pid as i32 {
+    if a[0] as i32 == t.pid as i32 && a[1] as i32 == t.tid as i32 {
         if signo != 0 {
             t.signals.enqueue(signo, info);
         }

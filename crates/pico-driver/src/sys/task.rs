@@ -6,14 +6,14 @@ use super::{Args, Flow, SysResult};
 use crate::host::{self, HostArg};
 use crate::task::{Outcome, Task};
 
-/// exit(2). With one thread per process, the thread's exit is the process's.
+/// exit(2): this thread ends; the process with it if it is the last.
 pub fn exit(_t: &mut Task, a: &Args) -> Result<Flow, Errno> {
-    Ok(Flow::Exit(Outcome::Exited(a.int(0) & 0xff)))
+    Ok(Flow::ThreadExit(a.int(0) & 0xff))
 }
 
 /// exit_group(2).
-pub fn exit_group(t: &mut Task, a: &Args) -> Result<Flow, Errno> {
-    exit(t, a)
+pub fn exit_group(_t: &mut Task, a: &Args) -> Result<Flow, Errno> {
+    Ok(Flow::Exit(Outcome::Exited(a.int(0) & 0xff)))
 }
 
 /// getpid(2): the host pid is the guest pid.
@@ -21,9 +21,9 @@ pub fn getpid(t: &mut Task, _a: &Args) -> SysResult {
     Ok(u64::from(t.pid))
 }
 
-/// gettid(2): the main thread's tid is the pid.
+/// gettid(2): the host thread's id (the main thread's is the pid).
 pub fn gettid(t: &mut Task, _a: &Args) -> SysResult {
-    Ok(u64::from(t.pid))
+    Ok(u64::from(t.tid))
 }
 
 /// getppid(2).
@@ -129,7 +129,7 @@ pub fn arch_prctl(t: &mut Task, a: &Args) -> SysResult {
 /// set_tid_address(2): remembered for thread exit; returns the tid.
 pub fn set_tid_address(t: &mut Task, a: &Args) -> SysResult {
     t.clear_child_tid = a[0];
-    Ok(u64::from(t.pid))
+    Ok(u64::from(t.tid))
 }
 
 /// set_robust_list(2): the list head is remembered for thread exit.
@@ -192,7 +192,9 @@ pub fn sched_getaffinity(t: &mut Task, a: &Args) -> SysResult {
 /// The credential setters: the host process is the guest process, so its
 /// credentials are the guest's; the host kernel checks permissions.
 fn set_ids(nr: i64, a: &Args, n: usize) -> SysResult {
-    let args: Vec<HostArg> = (0..n).map(|i| HostArg::Int(u64::from(a[i] as u32))).collect();
+    let args: Vec<HostArg> = (0..n)
+        .map(|i| HostArg::Int(u64::from(a[i] as u32)))
+        .collect();
     host::call(nr, &args)
 }
 

@@ -1,0 +1,140 @@
+//! Guest threads: `clone(CLONE_THREAD)` starts a host thread that runs a
+//! new vCPU in the process's VM, sharing its address space, descriptor
+//! table and signal dispositions; thread exit clears and wakes the
+//! `CLONE_CHILD_CLEARTID` word (pthread_join waits on it).
+
+use std::sync::mpsc;
+
+use pico_abi::Errno;
+
+use crate::host::{self, GuestBuf, HostArg};
+use crate::hostsig;
+use crate::process::Process;
+use crate::sys::SysResult;
+use crate::task::{Outcome, Task};
+
+const CLONE_VM: u64 = 0x100;
+const CLONE_FS: u64 = 0x200;
+const CLONE_FILES: u64 = 0x400;
+const CLONE_SIGHAND: u64 = 0x800;
+const CLONE_SETTLS: u64 = 0x80000;
+const CLONE_PARENT_SETTID: u64 = 0x100000;
+const CLONE_CHILD_CLEARTID: u64 = 0x200000;
+const CLONE_CHILD_SETTID: u64 = 0x1000000;
+const FUTEX_WAKE: u64 = 1;
+
+/// clone(CLONE_THREAD): returns the new thread's id.
+pub fn spawn(
+    t: &mut Task,
+    flags: u64,
+    stack: u64,
+    parent_tid: u64,
+    child_tid: u64,
+    tls: u64,
+) -> SysResult {
+    if flags & CLONE_VM == 0 || flags & CLONE_SIGHAND == 0 {
+        return Err(Errno::EINVAL);
+    }
+    if flags & (CLONE_FS | CLONE_FILES) != CLONE_FS | CLONE_FILES {
+        log::warn!("threads with their own descriptor table or cwd are not supported");
+        return Err(Errno::EINVAL);
+    }
+    let mut state = t.vcpu.capture().map_err(|e| {
+        log::error!("clone: {e}");
+        Errno::EAGAIN
+    })?;
+    if stack != 0 {
+        state.regs.rsp = stack;
+    }
+    if flags & CLONE_SETTLS != 0 {
+        state.fs_base = tls;
+    }
+    let id = t.threads.start();
+    let (vm, fds, signals, threads) = (
+        t.vm.clone(),
+        t.fds.clone(),
+        t.signals.for_new_thread(),
+        t.threads.clone(),
+    );
+    let (exe, pid, comm, trace) = (t.exe.clone(), t.pid, t.comm, t.tracer.trace);
+    let clear_child_tid = if flags & CLONE_CHILD_CLEARTID != 0 {
+        child_tid
+    } else {
+        0
+    };
+    let (started, result) = mpsc::sync_channel::<Result<u32, Errno>>(1);
+    let spawned = std::thread::Builder::new()
+        .name("pico-thread".into())
+        .spawn(move || {
+            let tid = host::gettid();
+            let vcpu = vm.read().vm.create_vcpu_from(id, &state);
+            let Ok(vcpu) = vcpu.map_err(|e| log::error!("new thread's vCPU: {e}")) else {
+                let _ = started.send(Err(Errno::EAGAIN));
+                return;
+            };
+            let mut task = Task {
+                vm,
+                vcpu,
+                fds,
+                signals,
+                threads,
+                tid,
+                forced: None,
+                exe,
+                pid,
+                clear_child_tid,
+                robust_list: 0,
+                comm,
+                warned: Default::default(),
+                tracer: crate::trace::Tracer {
+                    trace,
+                    pid: Some(tid),
+                    stats: None,
+                },
+                vfork_done: None,
+            };
+            hostsig::set_kick(task.vcpu.kick_handle());
+            if task.vcpu.finish_syscall(0).is_err() {
+                let _ = started.send(Err(Errno::EAGAIN));
+                return;
+            }
+            // Both ids are written before the thread runs, as Linux does: the
+            // thread may exit (and clear its CLEARTID word) before the creator
+            // returns from clone.
+            if flags & CLONE_PARENT_SETTID != 0 {
+                let _ = task.write_bytes(parent_tid, &tid.to_le_bytes());
+            }
+            if flags & CLONE_CHILD_SETTID != 0 {
+                let _ = task.write_bytes(child_tid, &tid.to_le_bytes());
+            }
+            let _ = started.send(Ok(tid));
+            let mut process = Process::from_task(task);
+            if let Some(outcome) = process.run_thread() {
+                host::finish(outcome);
+            }
+        });
+    let tid = match spawned {
+        Ok(_) => result.recv().unwrap_or(Err(Errno::EAGAIN)),
+        Err(_) => Err(Errno::EAGAIN),
+    };
+    let tid = tid.inspect_err(|_| t.threads.abandon())?;
+    Ok(u64::from(tid))
+}
+
+/// A thread ends (exit(2)): clears and wakes its CLEARTID word; the
+/// process ends with it if it was the last thread.
+pub fn exit(t: &mut Task, code: i32) -> Option<Outcome> {
+    if t.clear_child_tid != 0
+        && t.write_bytes(t.clear_child_tid, &0u32.to_le_bytes())
+            .is_ok()
+    {
+        if let Ok(word) = GuestBuf::new(&t.vm.memory(), t.clear_child_tid, 4, pico_vm::Access::Read)
+        {
+            let _ = host::call(
+                libc::SYS_futex,
+                &[word.into(), FUTEX_WAKE.into(), 1u64.into(), HostArg::Int(0)],
+            );
+        }
+    }
+    t.threads.exit().then_some(Outcome::Exited(code & 0xff))
+}
