@@ -12,6 +12,7 @@ use std::path::Path;
 
 const SIGABRT: i32 = 6;
 const SIGSEGV: i32 = 11;
+const SIGPIPE: i32 = 13;
 const SIGTERM: i32 = 15;
 
 /// One `#[test]` per libc: `NAME::glibc` and `NAME::musl` call `NAME(variant)`.
@@ -48,6 +49,10 @@ per_libc!(
     tls,
     avx,
     shell_sees_death_status,
+    poll_select,
+    epoll,
+    eventfd_timerfd,
+    socketpair,
 );
 
 /// Runs fixture `name` both ways in a scratch directory (the cwd of both runs).
@@ -249,4 +254,92 @@ fn avx(v: Variant) {
     if text.contains("cpu has avx2 1") {
         assert!(text.contains("ymm8 survives syscall 1"), "{text}");
     }
+}
+
+/// A fixture that prints `name = value` lines (flagged "FAIL" when not what
+/// Linux gives) and ends with "done": same output both ways, clean natively,
+/// and containing each of `lines`.
+fn io_fixture(name: &str, v: Variant, lines: &[&str]) {
+    let out = run(name, v, &[], b"");
+    assert_clean(&out);
+    let text = out.stdout_str();
+    assert!(text.ends_with("done\n"), "{name} stopped early:\n{text}");
+    for line in lines {
+        assert!(
+            text.lines().any(|l| l == *line),
+            "missing {line:?} in:\n{text}"
+        );
+    }
+}
+
+fn poll_select(v: Variant) {
+    io_fixture(
+        "poll_select",
+        v,
+        &[
+            "  revents is POLLHUP = 16",
+            "  closed fd revents is POLLNVAL = 32",
+            "  bit past nfds cleared = 0",
+            "  timeout left is in (0, 5 s] = 1",
+            "select with a closed fd: Bad file descriptor",
+            "raw pselect6 sigset size 4: Invalid argument",
+        ],
+    );
+}
+
+fn epoll(v: Variant) {
+    io_fixture(
+        "epoll",
+        v,
+        &[
+            "wait after write: 1 [events 0x1 data 0x1122334455667788]",
+            "et: again, no new data: 0",
+            "oneshot: disarmed: 0",
+            "oneshot: re-armed: 1 [events 0x1 data 0x5a5a]",
+            "add twice: File exists",
+            "mod unregistered: No such file or directory",
+            "add closed fd: Bad file descriptor",
+            "wait after closing q, p drained: 0",
+        ],
+    );
+}
+
+fn eventfd_timerfd(v: Variant) {
+    io_fixture(
+        "eventfd_timerfd",
+        v,
+        &[
+            "read sums the writes = 12",
+            "semaphore read 3 = 1",
+            "  read blocks, then 1 expiration = 1",
+            "  at least 5 expirations after 55 ms = 1",
+        ],
+    );
+}
+
+fn socketpair(v: Variant) {
+    io_fixture(
+        "socketpair",
+        v,
+        &[
+            "  first \"abc\" second \"de\"",
+            "recv MSG_PEEK: 4 \"peek\"",
+            "recv after peer SHUT_WR gives 0 = 0",
+            "  read through it: 21 \"through the passed fd\"",
+            "  MSG_CTRUNC set = 8",
+            "  type = 1",
+            "  filtered datagram: 2 \"he\"",
+            "send MSG_NOSIGNAL after SHUT_WR, SIGPIPE default: Broken pipe",
+            "dgram send after SHUT_WR, no signal: Broken pipe",
+        ],
+    );
+    // EPIPE on a stream socket kills with SIGPIPE; on a datagram socket not.
+    for how in ["send", "sendmsg"] {
+        let out = run("socketpair", v, &["sigpipe", how], b"");
+        assert_eq!(out.signal(), Some(SIGPIPE), "{how}: {out}");
+        assert_eq!(out.stdout_str(), "sending\n");
+    }
+    let out = run("socketpair", v, &["sigpipe", "dgram"], b"");
+    assert_eq!(out.code(), Some(0), "{out}");
+    assert_eq!(out.stdout_str(), "sending\nsurvived: Broken pipe\n");
 }

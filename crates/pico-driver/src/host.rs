@@ -213,6 +213,25 @@ const PASSTHROUGH: &[i64] = &[
     libc::SYS_setxattr,
     libc::SYS_lsetxattr,
     libc::SYS_fsetxattr,
+    libc::SYS_pselect6,
+    libc::SYS_epoll_create1,
+    libc::SYS_epoll_ctl,
+    libc::SYS_epoll_pwait,
+    libc::SYS_epoll_pwait2,
+    libc::SYS_eventfd2,
+    libc::SYS_timerfd_create,
+    libc::SYS_timerfd_settime,
+    libc::SYS_timerfd_gettime,
+    libc::SYS_socketpair,
+    libc::SYS_sendto,
+    libc::SYS_recvfrom,
+    libc::SYS_sendmsg,
+    libc::SYS_recvmsg,
+    libc::SYS_shutdown,
+    libc::SYS_getsockopt,
+    libc::SYS_setsockopt,
+    libc::SYS_getsockname,
+    libc::SYS_getpeername,
 ];
 
 /// Calls host syscall `nr` with `args`; `Err` carries the host's errno.
@@ -244,8 +263,9 @@ pub fn call(nr: i64, args: &[HostArg<'_>]) -> Result<u64, Errno> {
 
 /// Takes ownership of a descriptor a host call just created.
 pub fn own_fd(raw: u64) -> OwnedFd {
-    // SAFETY: callers pass only the result of a host call that returns a new
-    // descriptor (openat, pipe2, fcntl F_DUPFD_CLOEXEC); nothing else owns it.
+    // SAFETY: callers pass only a descriptor a host call just created
+    // (openat, pipe2, fcntl F_DUPFD_CLOEXEC, epoll_create1, socketpair, or
+    // one received in SCM_RIGHTS); nothing else owns it.
     unsafe { OwnedFd::from_raw_fd(raw as RawFd) }
 }
 

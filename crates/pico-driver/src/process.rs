@@ -53,6 +53,9 @@ pub struct Process {
 impl Process {
     /// Creates the VM and loads the program.
     pub fn new(config: &Config) -> Result<Process, ExecError> {
+        // The guest inherits picorun's dispositions (ignored signals stay
+        // ignored, as across exec) before picorun changes any.
+        let signals = Signals::inherit();
         // EPIPE comes back as an errno and the driver raises the guest's SIGPIPE.
         crate::host::set_host_disposition(libc::SIGPIPE, true);
         let mut vm = Vm::new().map_err(ExecError::Vm)?;
@@ -69,7 +72,7 @@ impl Process {
             fds: FdTable::with_stdio(),
             threads: Default::default(),
             tid: pid,
-            signals: Signals::inherit(),
+            signals,
             forced: None,
             exe,
             pid,

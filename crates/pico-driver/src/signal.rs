@@ -81,7 +81,10 @@ impl Signals {
     pub fn inherit() -> Signals {
         let s = Signals::default();
         for signo in 1..=64 {
-            if hostsig::host_ignores(signo) {
+            // Rust's runtime ignores SIGPIPE in picorun before main, so
+            // what picorun's parent had is lost: the guest starts with the
+            // default, as nearly every parent leaves it.
+            if signo != sig::SIGPIPE && hostsig::host_ignores(signo) {
                 s.actions()[(signo - 1) as usize].handler = sig::SIG_IGN;
             } else {
                 hostsig::catch(signo);

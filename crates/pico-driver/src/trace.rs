@@ -197,6 +197,16 @@ fn arg(
         Arg::RenameFlags => flags::renameat2_flags(v),
         Arg::GetrandomFlags => flags::getrandom_flags(v),
         Arg::StatxMask => flags::statx_mask(v),
+        Arg::SockFamily => flags::socket_family(v),
+        Arg::SockType => flags::socket_type(v),
+        Arg::MsgFlags => flags::msg_flags(v),
+        Arg::ShutdownHow => flags::shutdown_how(v),
+        Arg::SockoptLevel => flags::sockopt_level(v),
+        Arg::EpollOp => flags::epoll_ctl_op(v),
+        Arg::EpollCreateFlags => flags::epoll_create_flags(v),
+        Arg::EventfdFlags => flags::eventfd_flags(v),
+        Arg::TimerfdCreateFlags => flags::timerfd_create_flags(v),
+        Arg::TimerfdSettimeFlags => flags::timerfd_settime_flags(v),
     }
 }
 

@@ -27,17 +27,21 @@ macro_rules! table {
 }
 
 mod clone;
+mod event;
 mod file;
 mod ioctl;
 mod mm;
 mod sig;
+mod sock;
 mod task;
 
 pub use self::clone::*;
+pub use self::event::*;
 pub use self::file::*;
 pub use self::ioctl::*;
 pub use self::mm::*;
 pub use self::sig::*;
+pub use self::sock::*;
 pub use self::task::*;
 
 /// A decoder table: each value or bit group with the name strace prints.

@@ -56,10 +56,36 @@ pub fn fd_limit() -> usize {
     }
 }
 
-/// Puts a new host descriptor in the guest's table at the lowest free number.
-fn install(t: &mut Task, host_fd: u64, cloexec: bool) -> SysResult {
+/// Puts a new host descriptor in the guest's table at the lowest free
+/// number; `cloexec` is the guest's FD_CLOEXEC (the host descriptor must
+/// have been created close-on-exec). On `EMFILE` the host descriptor closes.
+pub(crate) fn install(t: &mut Task, host_fd: u64, cloexec: bool) -> SysResult {
     let file = host::own_fd(host_fd);
     t.fds.insert_from(0, fd_limit(), FdEntry { file, cloexec })
+}
+
+/// Installs the two new host descriptors of a pipe or socket pair and
+/// writes the guest numbers as `int[2]` to `addr`. On any failure neither
+/// stays installed, as Linux releases both.
+pub(crate) fn install_pair(t: &mut Task, ends: [i32; 2], cloexec: bool, addr: u64) -> SysResult {
+    let first = install(t, ends[0] as u64, cloexec);
+    let second = install(t, ends[1] as u64, cloexec);
+    let (a, b) = match (first, second) {
+        (Ok(a), Ok(b)) => (a, b),
+        (a, b) => {
+            for fd in [a, b].into_iter().flatten() {
+                let _ = t.fds.remove(fd);
+            }
+            return Err(Errno::EMFILE);
+        }
+    };
+    let bytes = [(a as u32).to_le_bytes(), (b as u32).to_le_bytes()].concat();
+    if let Err(e) = t.write_bytes(addr, &bytes) {
+        let _ = t.fds.remove(a);
+        let _ = t.fds.remove(b);
+        return Err(e);
+    }
+    Ok(0)
 }
 
 /// openat(2).
@@ -252,21 +278,7 @@ pub fn pipe2(t: &mut Task, a: &Args) -> SysResult {
             (a[1] | O_CLOEXEC).into(),
         ],
     )?;
-    let cloexec = a[1] & O_CLOEXEC != 0;
-    let read_end = install(t, ends[0] as u64, cloexec);
-    let write_end = install(t, ends[1] as u64, cloexec);
-    let (r, w) = match (read_end, write_end) {
-        (Ok(r), Ok(w)) => (r, w),
-        (r, w) => {
-            for fd in [r, w].into_iter().flatten() {
-                let _ = t.fds.remove(fd);
-            }
-            return Err(Errno::EMFILE);
-        }
-    };
-    let bytes = [(r as u32).to_le_bytes(), (w as u32).to_le_bytes()].concat();
-    t.write_bytes(a[0], &bytes)?;
-    Ok(0)
+    install_pair(t, ends, a[1] & O_CLOEXEC != 0, a[0])
 }
 
 /// pipe(2).

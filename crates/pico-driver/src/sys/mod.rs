@@ -5,6 +5,9 @@
 //! `fn(&mut Task, &Args) -> Result<u64, Errno>`. The few that end the
 //! process return a [`Flow`] instead, so nobody ends it by accident.
 
+pub mod cmsg;
+pub mod epoll;
+pub mod eventfd;
 pub mod fs;
 pub mod futex;
 pub mod info;
@@ -12,7 +15,10 @@ pub mod mm;
 pub mod poll;
 pub mod proc;
 pub mod rw;
+pub mod select;
 pub mod signal;
+pub mod socket;
+pub mod sockopt;
 pub mod table;
 pub mod task;
 pub mod time;

@@ -1,6 +1,8 @@
 //! Reading and writing: data moves between host descriptors and guest
 //! memory directly (the host kernel copies; picorun never bounces it).
 
+use std::os::fd::RawFd;
+
 use pico_abi::{signal as sig, Errno};
 use pico_vm::Access;
 
@@ -8,13 +10,14 @@ use super::{Args, SysResult};
 use crate::host::{self, GuestBuf, HostArg};
 use crate::task::Task;
 
-/// Most iovecs one readv/writev may pass (UIO_MAXIOV).
-const IOV_MAX: u64 = 1024;
+/// Most iovecs one call may pass (UIO_MAXIOV).
+pub(crate) const IOV_MAX: u64 = 1024;
 
-/// A write-like call failed with EPIPE: the guest also gets SIGPIPE.
-fn pipe_check(task: &mut Task, r: SysResult) -> SysResult {
-    if r == Err(Errno::EPIPE) {
-        // SIGPIPE is sent to the writing thread, with si_code SI_USER.
+/// A write-like call on host descriptor `fd` failed with EPIPE: the guest
+/// also gets SIGPIPE (to the writing thread, si_code SI_USER), where Linux
+/// sends it.
+pub(crate) fn pipe_check(task: &mut Task, fd: RawFd, r: SysResult) -> SysResult {
+    if r == Err(Errno::EPIPE) && super::socket::epipe_raises_sigpipe(fd) {
         task.raise(sig::SIGPIPE, 0);
     }
     r
@@ -45,7 +48,7 @@ pub fn write(t: &mut Task, a: &Args) -> SysResult {
         libc::SYS_write,
         &[HostArg::Fd(fd), b.into(), (b.len() as u64).into()],
     );
-    pipe_check(t, r)
+    pipe_check(t, fd, r)
 }
 
 /// pread64(2).
@@ -76,13 +79,30 @@ pub fn pwrite64(t: &mut Task, a: &Args) -> SysResult {
             a[3].into(),
         ],
     );
-    pipe_check(t, r)
+    pipe_check(t, fd, r)
+}
+
+/// How much of the memory a guest iovec array names must be accessible.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Extent {
+    /// Up to the first inaccessible byte, as Linux's read and write stop
+    /// copying at the first fault; `EFAULT` only if that is the first byte.
+    Prefix,
+    /// All of it, or `EFAULT`: a datagram or record must not be cut short
+    /// (Linux fails the whole message when a copy faults).
+    Whole,
 }
 
 /// Translates a guest iovec array into host iovecs over checked guest
-/// memory. Stops at the first inaccessible buffer, as Linux stops copying
-/// at the first fault; `EFAULT` if that is the first one.
-fn iovecs(t: &Task, addr: u64, count: u64, access: Access) -> Result<Vec<libc::iovec>, Errno> {
+/// memory; empty iovecs are left out. `EINVAL` past [`IOV_MAX`] entries or
+/// for a length above `isize::MAX`, `EFAULT` as `extent` says.
+pub(crate) fn iovecs(
+    t: &Task,
+    addr: u64,
+    count: u64,
+    access: Access,
+    extent: Extent,
+) -> Result<Vec<libc::iovec>, Errno> {
     if count > IOV_MAX {
         return Err(Errno::EINVAL);
     }
@@ -96,6 +116,14 @@ fn iovecs(t: &Task, addr: u64, count: u64, access: Access) -> Result<Vec<libc::i
             return Err(Errno::EINVAL);
         }
         if len == 0 {
+            continue;
+        }
+        if extent == Extent::Whole {
+            let b = GuestBuf::new(&t.vm.memory(), base, len, access)?;
+            out.push(libc::iovec {
+                iov_base: b.addr() as *mut libc::c_void,
+                iov_len: b.len(),
+            });
             continue;
         }
         match GuestBuf::prefix(&t.vm.memory(), base, len, access) {
@@ -119,7 +147,7 @@ fn iovecs(t: &Task, addr: u64, count: u64, access: Access) -> Result<Vec<libc::i
 /// high half, flags) pass through for preadv/pwritev(2).
 fn vector_io(t: &mut Task, a: &Args, nr: i64, access: Access) -> SysResult {
     let fd = t.fds.host(a[0])?;
-    let mut iov = iovecs(t, a[1], a[2], access)?;
+    let mut iov = iovecs(t, a[1], a[2], access, Extent::Prefix)?;
     let n = iov.len() as u64;
     // Every iovec points into checked guest memory; `iov` outlives the call.
     let iov = HostArg::Local(iov.as_mut_ptr().cast());
@@ -136,6 +164,13 @@ fn vector_io(t: &mut Task, a: &Args, nr: i64, access: Access) -> SysResult {
     )
 }
 
+/// The writing forms of [`vector_io`], with SIGPIPE on EPIPE.
+fn vector_write(t: &mut Task, a: &Args, nr: i64) -> SysResult {
+    let fd = t.fds.host(a[0])?;
+    let r = vector_io(t, a, nr, Access::Read);
+    pipe_check(t, fd, r)
+}
+
 /// preadv(2).
 pub fn preadv(t: &mut Task, a: &Args) -> SysResult {
     vector_io(t, a, libc::SYS_preadv, Access::Write)
@@ -143,8 +178,7 @@ pub fn preadv(t: &mut Task, a: &Args) -> SysResult {
 
 /// pwritev(2).
 pub fn pwritev(t: &mut Task, a: &Args) -> SysResult {
-    let r = vector_io(t, a, libc::SYS_pwritev, Access::Read);
-    pipe_check(t, r)
+    vector_write(t, a, libc::SYS_pwritev)
 }
 
 /// preadv2(2).
@@ -154,8 +188,7 @@ pub fn preadv2(t: &mut Task, a: &Args) -> SysResult {
 
 /// pwritev2(2).
 pub fn pwritev2(t: &mut Task, a: &Args) -> SysResult {
-    let r = vector_io(t, a, libc::SYS_pwritev2, Access::Read);
-    pipe_check(t, r)
+    vector_write(t, a, libc::SYS_pwritev2)
 }
 
 /// readv(2).
@@ -165,8 +198,7 @@ pub fn readv(t: &mut Task, a: &Args) -> SysResult {
 
 /// writev(2).
 pub fn writev(t: &mut Task, a: &Args) -> SysResult {
-    let r = vector_io(t, a, libc::SYS_writev, Access::Read);
-    pipe_check(t, r)
+    vector_write(t, a, libc::SYS_writev)
 }
 
 /// lseek(2).
@@ -187,7 +219,7 @@ pub fn sendfile(t: &mut Task, a: &Args) -> SysResult {
         libc::SYS_sendfile,
         &[HostArg::Fd(out), HostArg::Fd(inp), off.into(), a[3].into()],
     );
-    pipe_check(t, r)
+    pipe_check(t, out, r)
 }
 
 /// copy_file_range(2).

@@ -7,7 +7,10 @@ use std::sync::OnceLock;
 use pico_abi::sysno as nr;
 
 use super::Handler::{self, Control, Plain};
-use super::{fs, futex, info, mm, poll, proc, rw, signal, task, time};
+use super::{
+    epoll, eventfd, fs, futex, info, mm, poll, proc, rw, select, signal, socket, sockopt, task,
+    time,
+};
 
 /// How an argument is shown by `--trace`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,6 +47,16 @@ pub enum Arg {
     RenameFlags,
     GetrandomFlags,
     StatxMask,
+    SockFamily,
+    SockType,
+    MsgFlags,
+    ShutdownHow,
+    SockoptLevel,
+    EpollOp,
+    EpollCreateFlags,
+    EventfdFlags,
+    TimerfdCreateFlags,
+    TimerfdSettimeFlags,
 }
 
 /// How the result is shown.
@@ -114,6 +127,19 @@ pub static TABLE: &[Entry] = &[
     e(nr::PWRITEV2, &[Fd, Ptr, Uint, Long, Hex, Hex], Plain(rw::pwritev2)),
     e(nr::POLL, &[Ptr, Uint, Int], Plain(poll::poll)),
     partial(nr::PPOLL, &[Ptr, Uint, Ptr, Ptr, Uint], Plain(poll::ppoll), "the signal mask argument has no effect until asynchronous signal delivery exists"),
+    e(nr::SELECT, &[Int, Ptr, Ptr, Ptr, Ptr], Plain(select::select)),
+    partial(nr::PSELECT6, &[Int, Ptr, Ptr, Ptr, Ptr, Ptr], Plain(select::pselect6), "the signal mask argument is checked but has no effect until asynchronous signal delivery exists"),
+    e(nr::EPOLL_CREATE, &[Int], Plain(epoll::epoll_create)),
+    e(nr::EPOLL_CREATE1, &[EpollCreateFlags], Plain(epoll::epoll_create1)),
+    e(nr::EPOLL_CTL, &[Fd, EpollOp, Fd, Ptr], Plain(epoll::epoll_ctl)),
+    e(nr::EPOLL_WAIT, &[Fd, Ptr, Int, Int], Plain(epoll::epoll_wait)),
+    partial(nr::EPOLL_PWAIT, &[Fd, Ptr, Int, Int, Ptr, Uint], Plain(epoll::epoll_pwait), "the signal mask argument is checked but has no effect until asynchronous signal delivery exists"),
+    partial(nr::EPOLL_PWAIT2, &[Fd, Ptr, Int, Ptr, Ptr, Uint], Plain(epoll::epoll_pwait2), "the signal mask argument is checked but has no effect until asynchronous signal delivery exists"),
+    e(nr::EVENTFD, &[Uint], Plain(eventfd::eventfd)),
+    e(nr::EVENTFD2, &[Uint, EventfdFlags], Plain(eventfd::eventfd2)),
+    e(nr::TIMERFD_CREATE, &[ClockId, TimerfdCreateFlags], Plain(eventfd::timerfd_create)),
+    e(nr::TIMERFD_SETTIME, &[Fd, TimerfdSettimeFlags, Ptr, Ptr], Plain(eventfd::timerfd_settime)),
+    e(nr::TIMERFD_GETTIME, &[Fd, Ptr], Plain(eventfd::timerfd_gettime)),
     e(nr::LSEEK, &[Fd, Long, Whence], Plain(rw::lseek)),
     e(nr::SENDFILE, &[Fd, Fd, Ptr, Uint], Plain(rw::sendfile)),
     e(nr::COPY_FILE_RANGE, &[Fd, Ptr, Fd, Ptr, Uint, Hex], Plain(rw::copy_file_range)),
@@ -129,6 +155,17 @@ pub static TABLE: &[Entry] = &[
     partial(nr::IOCTL, &[Fd, IoctlReq, Hex], Plain(fs::ioctl), "terminal requests (TCGETS/TCSETS*, TIOCGWINSZ/TIOCSWINSZ, TIOCGPGRP/TIOCSPGRP, ...), FIONREAD, FIONBIO, FIOCLEX; others ENOTTY"),
     e(nr::PIPE, &[Ptr], Plain(fs::pipe)),
     e(nr::PIPE2, &[Ptr, OpenFlags], Plain(fs::pipe2)),
+    // sockets the guest holds (creating and connecting them is the network's)
+    e(nr::SOCKETPAIR, &[SockFamily, SockType, Int, Ptr], Plain(socket::socketpair)),
+    e(nr::SENDTO, &[Fd, InBuf(2), Uint, MsgFlags, Ptr, Int], Plain(socket::sendto)),
+    e(nr::RECVFROM, &[Fd, OutBuf(2), Uint, MsgFlags, Ptr, Ptr], Plain(socket::recvfrom)),
+    e(nr::SENDMSG, &[Fd, Ptr, MsgFlags], Plain(socket::sendmsg)),
+    e(nr::RECVMSG, &[Fd, Ptr, MsgFlags], Plain(socket::recvmsg)),
+    e(nr::SHUTDOWN, &[Fd, ShutdownHow], Plain(socket::shutdown)),
+    partial(nr::GETSOCKOPT, &[Fd, SockoptLevel, Int, Ptr, Ptr], Plain(sockopt::getsockopt), "SOL_SOCKET options; other levels are EOPNOTSUPP (what AF_UNIX answers)"),
+    partial(nr::SETSOCKOPT, &[Fd, SockoptLevel, Int, Ptr, Int], Plain(sockopt::setsockopt), "SOL_SOCKET options; other levels are EOPNOTSUPP (what AF_UNIX answers)"),
+    e(nr::GETSOCKNAME, &[Fd, Ptr, Ptr], Plain(socket::getsockname)),
+    e(nr::GETPEERNAME, &[Fd, Ptr, Ptr], Plain(socket::getpeername)),
     e(nr::FSYNC, &[Fd], Plain(fs::fsync)),
     e(nr::FDATASYNC, &[Fd], Plain(fs::fdatasync)),
     e(nr::FADVISE64, &[Fd, Long, Long, Int], Plain(fs::fadvise64)),
