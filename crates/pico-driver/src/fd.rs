@@ -6,6 +6,8 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use pico_abi::Errno;
 
+use crate::procfs::Origin;
+
 #[derive(Debug)]
 pub struct FdEntry {
     pub file: OwnedFd,
@@ -13,6 +15,29 @@ pub struct FdEntry {
     /// close-on-exec on the host side: picorun never execs a guest program
     /// directly).
     pub cloexec: bool,
+    /// Set when the descriptor was opened on a path [`crate::procfs`]
+    /// serves: what the host descriptor alone cannot tell.
+    pub origin: Option<Origin>,
+}
+
+impl FdEntry {
+    /// A descriptor opened on an ordinary path.
+    pub fn new(file: OwnedFd, cloexec: bool) -> FdEntry {
+        FdEntry {
+            file,
+            cloexec,
+            origin: None,
+        }
+    }
+
+    /// A duplicate (dup, dup2, F_DUPFD): the same open file, its own flag.
+    pub fn dup(&self, cloexec: bool) -> Result<FdEntry, Errno> {
+        Ok(FdEntry {
+            file: dup_host(self.file.as_raw_fd())?,
+            cloexec,
+            origin: self.origin.clone(),
+        })
+    }
 }
 
 #[derive(Debug, Default)]
@@ -43,13 +68,7 @@ impl FdTable {
         for fd in 0..3 {
             if let Ok(file) = dup_host(fd) {
                 // Lowest free slot is `fd` itself while 0..fd are filled.
-                let _ = t.insert_at(
-                    fd as usize,
-                    FdEntry {
-                        file,
-                        cloexec: false,
-                    },
-                );
+                let _ = t.insert_at(fd as usize, FdEntry::new(file, false));
             } else {
                 t.entries.push(None);
             }
@@ -121,10 +140,7 @@ mod tests {
 
     fn devnull() -> FdEntry {
         let f = std::fs::File::open("/dev/null").unwrap();
-        FdEntry {
-            file: f.into(),
-            cloexec: false,
-        }
+        FdEntry::new(f.into(), false)
     }
 
     #[test]

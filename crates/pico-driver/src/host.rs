@@ -195,6 +195,7 @@ const PASSTHROUGH: &[i64] = &[
     libc::SYS_setxattr,
     libc::SYS_lsetxattr,
     libc::SYS_fsetxattr,
+    libc::SYS_memfd_create,
 ];
 
 /// Calls host syscall `nr` with `args`; `Err` carries the host's errno.
@@ -227,11 +228,14 @@ pub fn call(nr: i64, args: &[HostArg<'_>]) -> Result<u64, Errno> {
 /// Takes ownership of a descriptor a host call just created.
 pub fn own_fd(raw: u64) -> OwnedFd {
     // SAFETY: callers pass only the result of a host call that returns a new
-    // descriptor (openat, pipe2, fcntl F_DUPFD_CLOEXEC); nothing else owns it.
+    // descriptor (openat, pipe2, fcntl F_DUPFD_CLOEXEC, memfd_create);
+    // nothing else owns it.
     unsafe { OwnedFd::from_raw_fd(raw as RawFd) }
 }
 
-/// Names the host thread (ps, /proc) like the guest named itself.
+/// Names the host thread (ps, /proc) like the guest named itself. The host
+/// thread's name is the guest's comm: PR_GET_NAME and /proc/self/comm read
+/// it back, and a write to the comm file changes it.
 pub fn set_thread_name(name: &[u8; 16]) -> Result<(), Errno> {
     if name[15] != 0 {
         return Err(Errno::EINVAL);
@@ -241,6 +245,19 @@ pub fn set_thread_name(name: &[u8; 16]) -> Result<(), Errno> {
     let r = unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr()) };
     if r == 0 {
         Ok(())
+    } else {
+        Err(Errno::last_os_error())
+    }
+}
+
+/// The host thread's name, which is the guest's (see [`set_thread_name`]).
+pub fn thread_name() -> Result<[u8; 16], Errno> {
+    let mut name = [0u8; 16];
+    // SAFETY: PR_GET_NAME writes at most 16 bytes (NUL included) into
+    // `name`, a 16-byte array alive across the call.
+    let r = unsafe { libc::prctl(libc::PR_GET_NAME, name.as_mut_ptr()) };
+    if r == 0 {
+        Ok(name)
     } else {
         Err(Errno::last_os_error())
     }

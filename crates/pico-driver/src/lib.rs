@@ -14,6 +14,7 @@ pub mod fd;
 pub mod host;
 pub mod mm;
 pub mod process;
+pub mod procfs;
 pub mod signal;
 pub mod sys;
 pub mod task;

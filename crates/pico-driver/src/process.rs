@@ -48,6 +48,10 @@ impl Process {
             .create_vcpu(0, loaded.entry, loaded.stack_pointer)
             .map_err(ExecError::Vm)?;
         let exe = std::fs::canonicalize(&loaded.exe).unwrap_or_else(|_| loaded.exe.clone());
+        // The host thread's name is the guest's comm from now on.
+        if let Err(e) = crate::host::set_thread_name(&comm_of(&config.program)) {
+            log::debug!("cannot name the host thread: {e}");
+        }
         let task = Task {
             vm,
             vcpu,
@@ -56,10 +60,11 @@ impl Process {
             signals: Signals::default(),
             signal_effect: Disposition::None,
             exe,
+            image: loaded.image,
+            procfs: crate::procfs::State::new(),
             pid: std::process::id(),
             clear_child_tid: 0,
             robust_list: 0,
-            comm: comm_of(&config.program),
             warned: Default::default(),
             tracer: Tracer {
                 trace: config.trace,

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use pico_abi::Errno;
 use pico_vm::{Access, CstrError, Vcpu, Vm};
 
+use crate::exec::Image;
 use crate::fd::FdTable;
 use crate::host::GuestBuf;
 use crate::mm::Layout;
@@ -34,11 +35,13 @@ pub struct Task {
     pub signal_effect: Disposition,
     /// The program as the guest knows it (`/proc/self/exe`).
     pub exe: PathBuf,
+    /// What the loader set up (`/proc/self/{cmdline,environ,auxv,maps}`).
+    pub image: Image,
+    /// The guest's cwd as `/proc` paths relative to it need it.
+    pub procfs: crate::procfs::State,
     pub pid: u32,
     pub clear_child_tid: u64,
     pub robust_list: u64,
-    /// Thread name (PR_SET_NAME), NUL-padded.
-    pub comm: [u8; 16],
     /// Syscall numbers already warned about as unimplemented.
     pub warned: HashSet<u64>,
     pub tracer: Tracer,

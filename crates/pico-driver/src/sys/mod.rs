@@ -15,6 +15,7 @@ pub mod signal;
 pub mod table;
 pub mod task;
 pub mod time;
+pub mod xattr;
 
 use pico_abi::Errno;
 
