@@ -358,3 +358,39 @@ fn sh_builtins() {
         b"first second\n",
     );
 }
+
+/// /proc/self and /dev/fd through real applets: the guest's descriptors,
+/// arguments and program, never picorun's.
+#[test]
+fn proc_self_and_dev_fd() {
+    common::inherit_only_stdio();
+    let dir = input_dir("bb-proc");
+    let d = dir.path();
+    assert_eq!(bb(d, &["ls", "/proc/self/fd"], b"").stdout, b"0\n1\n2\n3\n");
+    assert_eq!(bb(d, &["ls", "/dev/fd/"], b"").stdout, b"0\n1\n2\n3\n");
+    assert_eq!(
+        bb(d, &["cat", "/proc/self/cmdline"], b"").stdout,
+        format!("{BUSYBOX}\0cat\0/proc/self/cmdline\0").as_bytes()
+    );
+    bb(d, &["readlink", "/proc/self/exe"], b"");
+    assert_eq!(bb(d, &["cat", "/proc/self/comm"], b"").stdout, b"busybox\n");
+    assert_eq!(
+        bb(d, &["grep", "-c", "stack", "/proc/self/maps"], b"").stdout,
+        b"1\n"
+    );
+    assert_eq!(
+        bb(d, &["cat", "/dev/stdin"], b"through /dev/stdin\n").stdout,
+        b"through /dev/stdin\n"
+    );
+    bb(
+        d,
+        &[
+            "sh",
+            "-c",
+            "echo to stderr > /dev/stderr; echo to stdout >/dev/fd/1",
+        ],
+        b"",
+    );
+    bb(d, &["wc", "-l", "/proc/self/fd/0"], b"a\nb\n");
+    bb_any(d, &["cat", "/proc/self/fd/7"], b"");
+}

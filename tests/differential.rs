@@ -48,6 +48,7 @@ per_libc!(
     stdio_filter,
     tls,
     avx,
+    procself,
     shell_sees_death_status,
     poll_select,
     epoll,
@@ -342,4 +343,42 @@ fn socketpair(v: Variant) {
     let out = run("socketpair", v, &["sigpipe", "dgram"], b"");
     assert_eq!(out.code(), Some(0), "{out}");
     assert_eq!(out.stdout_str(), "sending\nsurvived: Broken pipe\n");
+}
+
+/// /proc/self and /dev/fd describe the guest, not picorun.
+fn procself(v: Variant) {
+    common::inherit_only_stdio();
+    let out = run("procself", v, &["a", "b c"], b"");
+    assert_clean(&out);
+    let expected = "\
+exe is argv[0] 1
+lstat exe is link 1
+stat exe is the program 1
+cmdline is argv 1
+environ has PICORUN_TEST=1 1
+access maps 1
+maps program r-xp 1
+maps stack 1
+maps mmap 3 pages rw-p 1
+maps after munmap 1
+fd listing 0 1 2 3 4
+file 3 dirfd 4
+rewinddir lists again 1
+fd link is the file 1
+lstat fd link 1
+stat fd is fstat 1
+read /dev/fd/N 1
+read /proc/self/fd/N 1
+unused fd/N are ENOENT 1
+/dev/stdin is fd 0 1
+comm renamed
+stat field 2 (renamed)
+status has Name renamed 1
+status Threads 1 1
+auxv AT_PAGESZ 4096 1 AT_ENTRY 1 ends with AT_NULL 1
+maps via /proc/self dirfd 1
+task lists one thread 1
+rewritten argv[0] shows 1
+";
+    assert_eq!(out.stdout_str(), expected);
 }

@@ -56,3 +56,28 @@ pub fn write_file(path: &Path, bytes: &[u8], mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
         .unwrap_or_else(|e| panic!("cannot chmod {}: {e}", path.display()));
 }
+
+/// Keeps this test process's children from inheriting descriptors beyond
+/// stdio. The shell or runner that started the tests may have leaked some
+/// into this process; a native child would list them in /proc/self/fd,
+/// while picorun gives its guest only 0, 1 and 2.
+pub fn inherit_only_stdio() {
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+        return;
+    };
+    let fds: Vec<i32> = dir
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|&fd| fd > 2)
+        .collect();
+    for fd in fds {
+        // SAFETY: F_GETFD and F_SETFD read and set only the close-on-exec
+        // flag of descriptor `fd`; a number that is not open fails with
+        // EBADF and changes nothing.
+        unsafe {
+            let flags = libc::fcntl(fd, libc::F_GETFD);
+            if flags >= 0 && flags & libc::FD_CLOEXEC == 0 {
+                libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC);
+            }
+        }
+    }
+}

@@ -45,6 +45,66 @@ pub struct Loaded {
     pub layout: Layout,
     /// The ELF file that was loaded (a script's interpreter).
     pub exe: PathBuf,
+    pub image: Image,
+}
+
+/// What Linux keeps in `mm_struct` about the loaded program, for
+/// `/proc/self/{cmdline,environ,auxv,stat,status}`.
+#[derive(Clone, Debug, Default)]
+pub struct Image {
+    /// `[start, end)` of the argv strings and of the envp strings in guest
+    /// memory: cmdline and environ are read from there, as Linux reads them.
+    pub args: (u64, u64),
+    pub env: (u64, u64),
+    /// The auxiliary vector as written to the stack, AT_NULL included.
+    pub auxv: Vec<(u64, u64)>,
+    /// The initial stack pointer (`start_stack`: names the `[stack]` mapping).
+    pub start_stack: u64,
+    /// `[start_code, end_code)` and `[start_data, end_data)` of the program.
+    pub code: (u64, u64),
+    pub data: (u64, u64),
+}
+
+impl Image {
+    /// Code and data bounds the way Linux's ELF loader computes them: code
+    /// from the executable segments, data up to the highest file byte.
+    fn bounds(plan: &pico_loader::LoadPlan, bias: u64) -> ((u64, u64), (u64, u64)) {
+        let (mut start_code, mut end_code) = (u64::MAX, 0);
+        let (mut start_data, mut end_data) = (0, 0);
+        for seg in &plan.segments {
+            let file_end = seg.vaddr.wrapping_add(seg.filesz);
+            if seg.prot.exec {
+                start_code = start_code.min(seg.vaddr);
+                end_code = end_code.max(file_end);
+            }
+            start_data = start_data.max(seg.vaddr);
+            end_data = end_data.max(file_end);
+        }
+        if start_code == u64::MAX {
+            start_code = 0;
+        }
+        let at = |(a, b): (u64, u64)| (bias.wrapping_add(a), bias.wrapping_add(b));
+        (at((start_code, end_code)), at((start_data, end_data)))
+    }
+}
+
+/// The auxiliary vector in a built stack, AT_NULL included.
+fn saved_auxv(image: &pico_loader::StackImage) -> Vec<(u64, u64)> {
+    let from = image.auxv_addr.wrapping_sub(image.sp) as usize;
+    let words = image.bytes.get(from..).unwrap_or_default();
+    let mut out = Vec::new();
+    for pair in words.chunks_exact(16) {
+        let word = |i: usize| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&pair[i..i + 8]);
+            u64::from_le_bytes(b)
+        };
+        out.push((word(0), word(8)));
+        if word(0) == auxv::AT_NULL {
+            break;
+        }
+    }
+    out
 }
 
 fn prot(p: Prot) -> u32 {
@@ -291,6 +351,7 @@ fn load_elf(
         .write_initial(image.sp, &image.bytes)
         .map_err(|_| not_exec(path, "cannot write the initial stack"))?;
     let brk = plan.brk_start(bias);
+    let (code, data) = Image::bounds(plan, bias);
     Ok(Loaded {
         entry: start,
         stack_pointer: image.sp,
@@ -299,6 +360,14 @@ fn load_elf(
             brk,
         },
         exe: path.to_path_buf(),
+        image: Image {
+            args: image.args,
+            env: image.env,
+            auxv: saved_auxv(&image),
+            start_stack: image.sp,
+            code,
+            data,
+        },
     })
 }
 

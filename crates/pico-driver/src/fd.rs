@@ -7,6 +7,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use pico_abi::Errno;
 
+use crate::procfs::Origin;
+
 /// A descriptor to install.
 #[derive(Debug)]
 pub struct FdEntry {
@@ -15,15 +17,44 @@ pub struct FdEntry {
     /// close-on-exec on the host side: picorun never execs a guest program
     /// directly).
     pub cloexec: bool,
+    /// Set when the descriptor was opened on a path [`crate::procfs`]
+    /// serves: what the host descriptor alone cannot tell.
+    pub origin: Option<Origin>,
 }
 
+impl FdEntry {
+    /// A descriptor opened on an ordinary path.
+    pub fn new(file: OwnedFd, cloexec: bool) -> FdEntry {
+        FdEntry {
+            file,
+            cloexec,
+            origin: None,
+        }
+    }
+}
+
+/// A guest descriptor as it is now (a snapshot: the table may change).
 #[derive(Debug, Clone)]
-struct Slot {
+pub struct FdView {
     /// Shared so a call in progress keeps the file open if another thread
     /// closes the guest fd meanwhile (as Linux's file references do).
-    file: Arc<OwnedFd>,
-    cloexec: bool,
+    pub file: Arc<OwnedFd>,
+    pub cloexec: bool,
+    pub origin: Option<Origin>,
 }
+
+impl FdView {
+    /// A duplicate (dup, dup2, F_DUPFD): the same open file, its own flag.
+    pub fn dup(&self, cloexec: bool) -> Result<FdEntry, Errno> {
+        Ok(FdEntry {
+            file: dup_host(self.file.as_raw_fd())?,
+            cloexec,
+            origin: self.origin.clone(),
+        })
+    }
+}
+
+type Slot = FdView;
 
 #[derive(Debug, Default)]
 struct Table {
@@ -63,13 +94,7 @@ impl FdTable {
         let t = FdTable::default();
         for fd in 0..3 {
             if let Ok(file) = dup_host(fd) {
-                let _ = t.insert_at(
-                    fd as usize,
-                    FdEntry {
-                        file,
-                        cloexec: false,
-                    },
-                );
+                let _ = t.insert_at(fd as usize, FdEntry::new(file, false));
             }
         }
         t
@@ -89,7 +114,8 @@ impl FdTable {
         }
     }
 
-    fn slot(&self, fd: u64) -> Result<Slot, Errno> {
+    /// Guest `fd` as it is now, or `EBADF`.
+    pub fn get(&self, fd: u64) -> Result<FdView, Errno> {
         let i = index(fd)?;
         self.lock()
             .slots
@@ -97,6 +123,10 @@ impl FdTable {
             .cloned()
             .flatten()
             .ok_or(Errno::EBADF)
+    }
+
+    fn slot(&self, fd: u64) -> Result<Slot, Errno> {
+        self.get(fd)
     }
 
     /// The host descriptor behind guest `fd`, or `EBADF`.
@@ -159,15 +189,16 @@ impl FdTable {
         }
     }
 
-    /// Guest fds in use, ascending.
-    pub fn numbers(&self) -> Vec<usize> {
+    /// Guest fds in use, ascending (a snapshot).
+    pub fn numbers(&self) -> std::vec::IntoIter<usize> {
         self.lock()
             .slots
             .iter()
             .enumerate()
             .filter(|(_, s)| s.is_some())
             .map(|(i, _)| i)
-            .collect()
+            .collect::<Vec<_>>()
+            .into_iter()
     }
 }
 
@@ -179,6 +210,7 @@ impl Table {
         self.slots[fd] = Some(Slot {
             file: Arc::new(entry.file),
             cloexec: entry.cloexec,
+            origin: entry.origin,
         });
     }
 }
@@ -189,10 +221,7 @@ mod tests {
 
     fn devnull() -> FdEntry {
         let f = std::fs::File::open("/dev/null").unwrap();
-        FdEntry {
-            file: f.into(),
-            cloexec: false,
-        }
+        FdEntry::new(f.into(), false)
     }
 
     #[test]
@@ -203,7 +232,7 @@ mod tests {
         t.remove(0).unwrap();
         assert_eq!(t.insert_from(0, 1024, devnull()).unwrap(), 0);
         assert_eq!(t.insert_from(10, 1024, devnull()).unwrap(), 10);
-        assert_eq!(t.numbers(), vec![0, 1, 10]);
+        assert_eq!(t.numbers().collect::<Vec<_>>(), vec![0, 1, 10]);
     }
 
     #[test]

@@ -232,6 +232,7 @@ const PASSTHROUGH: &[i64] = &[
     libc::SYS_setsockopt,
     libc::SYS_getsockname,
     libc::SYS_getpeername,
+    libc::SYS_memfd_create,
 ];
 
 /// Calls host syscall `nr` with `args`; `Err` carries the host's errno.
@@ -264,12 +265,14 @@ pub fn call(nr: i64, args: &[HostArg<'_>]) -> Result<u64, Errno> {
 /// Takes ownership of a descriptor a host call just created.
 pub fn own_fd(raw: u64) -> OwnedFd {
     // SAFETY: callers pass only a descriptor a host call just created
-    // (openat, pipe2, fcntl F_DUPFD_CLOEXEC, epoll_create1, socketpair, or
-    // one received in SCM_RIGHTS); nothing else owns it.
+    // (openat, pipe2, fcntl F_DUPFD_CLOEXEC, epoll_create1, socketpair,
+    // memfd_create, or one received in SCM_RIGHTS); nothing else owns it.
     unsafe { OwnedFd::from_raw_fd(raw as RawFd) }
 }
 
-/// Names the host thread (ps, /proc) like the guest named itself.
+/// Names the host thread (ps, /proc) like the guest named itself. The host
+/// thread's name is the guest's comm: PR_GET_NAME and /proc/self/comm read
+/// it back, and a write to the comm file changes it.
 pub fn set_thread_name(name: &[u8; 16]) -> Result<(), Errno> {
     if name[15] != 0 {
         return Err(Errno::EINVAL);
@@ -279,6 +282,19 @@ pub fn set_thread_name(name: &[u8; 16]) -> Result<(), Errno> {
     let r = unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr()) };
     if r == 0 {
         Ok(())
+    } else {
+        Err(Errno::last_os_error())
+    }
+}
+
+/// The host thread's name, which is the guest's (see [`set_thread_name`]).
+pub fn thread_name() -> Result<[u8; 16], Errno> {
+    let mut name = [0u8; 16];
+    // SAFETY: PR_GET_NAME writes at most 16 bytes (NUL included) into
+    // `name`, a 16-byte array alive across the call.
+    let r = unsafe { libc::prctl(libc::PR_GET_NAME, name.as_mut_ptr()) };
+    if r == 0 {
+        Ok(name)
     } else {
         Err(Errno::last_os_error())
     }

@@ -16,6 +16,7 @@ pub mod host;
 pub mod hostsig;
 pub mod mm;
 pub mod process;
+pub mod procfs;
 pub mod shared;
 pub mod sigframe;
 pub mod signal;

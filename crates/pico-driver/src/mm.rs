@@ -241,13 +241,12 @@ pub fn mremap(
     let regions = vm.memory().regions();
     let old_end = old.checked_add(old_len).ok_or(Errno::EFAULT)?;
     // The old range must be one mapping (in Linux terms, one VMA: mapped
-    // throughout, with one protection and sharing).
-    let Some((_, _, &first)) = regions.get(old) else {
+    // throughout, with one protection and sharing, the same file at
+    // consecutive offsets).
+    let Some((_, _, first)) = regions.get(old) else {
         return Err(Errno::EFAULT);
     };
-    if !regions.covered(old, old_end, |r| {
-        r.prot == first.prot && r.shared == first.shared
-    }) {
+    if !regions.covered(old, old_end, |r| r == first) {
         return Err(Errno::EFAULT);
     }
     if flags & MREMAP_FIXED != 0 {

@@ -66,6 +66,10 @@ impl Process {
         hostsig::set_kick(vcpu.kick_handle());
         let exe = std::fs::canonicalize(&loaded.exe).unwrap_or_else(|_| loaded.exe.clone());
         let pid = std::process::id();
+        // The host thread's name is the guest's comm from now on.
+        if let Err(e) = crate::host::set_thread_name(&comm_of(&config.program)) {
+            log::debug!("cannot name the host thread: {e}");
+        }
         let task = Task {
             vm: SharedVm::new(vm, loaded.layout),
             vcpu,
@@ -75,10 +79,11 @@ impl Process {
             signals,
             forced: None,
             exe,
+            image: loaded.image,
+            procfs: crate::procfs::State::new(),
             pid,
             clear_child_tid: 0,
             robust_list: 0,
-            comm: comm_of(&config.program),
             warned: Default::default(),
             vfork_done: None,
             tracer: Tracer {

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use pico_vm::{Access, CstrError, Vcpu};
 
+use crate::exec::Image;
 use crate::fd::FdTable;
 use crate::host::GuestBuf;
 use crate::shared::SharedVm;
@@ -42,11 +43,13 @@ pub struct Task {
     pub forced: Option<crate::signal::Pending>,
     /// The program as the guest knows it (`/proc/self/exe`).
     pub exe: PathBuf,
+    /// What the loader set up (`/proc/self/{cmdline,environ,auxv,maps}`).
+    pub image: Image,
+    /// The guest's cwd as `/proc` paths relative to it need it.
+    pub procfs: crate::procfs::State,
     pub pid: u32,
     pub clear_child_tid: u64,
     pub robust_list: u64,
-    /// Thread name (PR_SET_NAME), NUL-padded.
-    pub comm: [u8; 16],
     /// Syscall numbers already warned about as unimplemented.
     pub warned: HashSet<u64>,
     pub tracer: Tracer,

@@ -56,7 +56,10 @@ pub fn spawn(
         t.signals.for_new_thread(),
         t.threads.clone(),
     );
-    let (exe, pid, comm, trace) = (t.exe.clone(), t.pid, t.comm, t.tracer.trace);
+    let (exe, pid, trace) = (t.exe.clone(), t.pid, t.tracer.trace);
+    // A new thread is named like its creator.
+    let comm = host::thread_name().unwrap_or_default();
+    let image = t.image.clone();
     let clear_child_tid = if flags & CLONE_CHILD_CLEARTID != 0 {
         child_tid
     } else {
@@ -67,6 +70,7 @@ pub fn spawn(
         .name("pico-thread".into())
         .spawn(move || {
             let tid = host::gettid();
+            let _ = host::set_thread_name(&comm);
             let vcpu = vm.read().vm.create_vcpu_from(id, &state);
             let Ok(vcpu) = vcpu.map_err(|e| log::error!("new thread's vCPU: {e}")) else {
                 let _ = started.send(Err(Errno::EAGAIN));
@@ -84,7 +88,8 @@ pub fn spawn(
                 pid,
                 clear_child_tid,
                 robust_list: 0,
-                comm,
+                image,
+                procfs: crate::procfs::State::new(),
                 warned: Default::default(),
                 tracer: crate::trace::Tracer {
                     trace,

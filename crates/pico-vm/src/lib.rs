@@ -20,6 +20,6 @@ mod vcpu;
 mod vm;
 
 pub use error::VmError;
-pub use memory::{Access, CstrError, Fault, Memory, Region};
+pub use memory::{Access, CstrError, Fault, FileMapping, MappedFile, Memory, Region};
 pub use vcpu::{EntryMode, ExceptionInfo, Exit, KickHandle, Vcpu};
 pub use vm::{CpuState, Features, Vm};

@@ -15,6 +15,9 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap, GuestRegionMmap, MmapRegion};
 
@@ -27,13 +30,46 @@ pub const PROT_WRITE: u32 = 2;
 pub const PROT_EXEC: u32 = 4;
 
 /// What the guest has at a mapped range.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Region {
     pub prot: u32,
     pub shared: bool,
-    /// File mappings: offset of the range's start in the file. `None` for
-    /// anonymous memory.
-    pub file_offset: Option<u64>,
+    /// File mappings: the file and where it lies. `None` for anonymous memory.
+    pub file: Option<FileMapping>,
+}
+
+/// A file mapping's file and its placement.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileMapping {
+    pub file: Arc<MappedFile>,
+    /// Guest address of the file's offset 0 (wrapping). Unlike the offset of
+    /// a range's start, it stays right when the range is split.
+    origin: u64,
+}
+
+impl FileMapping {
+    /// The file offset that guest address `addr` shows.
+    pub fn offset_at(&self, addr: u64) -> u64 {
+        addr.wrapping_sub(self.origin)
+    }
+}
+
+/// Which file was mapped, as it was named when mapped (what Linux shows in
+/// `/proc/self/maps`). Zero and empty where the host could not tell.
+#[derive(Debug, PartialEq, Eq)]
+pub struct MappedFile {
+    pub dev: u64,
+    pub ino: u64,
+    pub path: PathBuf,
+}
+
+impl MappedFile {
+    fn of(fd: BorrowedFd<'_>) -> MappedFile {
+        let link = format!("/proc/self/fd/{}", fd.as_raw_fd());
+        let (dev, ino) = std::fs::metadata(&link).map_or((0, 0), |m| (m.dev(), m.ino()));
+        let path = std::fs::read_link(&link).unwrap_or_default();
+        MappedFile { dev, ino, path }
+    }
 }
 
 /// How the host is about to use a guest range.
@@ -196,16 +232,12 @@ impl Memory {
             )
         };
         check_mmap(ret, want)?;
-        let file_offset = file.map(|(_, off)| off);
-        self.regions.insert(
-            addr,
-            addr + len,
-            Region {
-                prot,
-                shared,
-                file_offset,
-            },
-        );
+        let file = file.map(|(fd, offset)| FileMapping {
+            file: Arc::new(MappedFile::of(fd)),
+            origin: addr.wrapping_sub(offset),
+        });
+        self.regions
+            .insert(addr, addr + len, Region { prot, shared, file });
         Ok(())
     }
 
@@ -263,9 +295,10 @@ impl Memory {
         {
             return Err(io::Error::from_raw_os_error(libc::EINVAL));
         }
-        let Some((_, _, &region)) = self.regions.get(old) else {
+        let pieces = self.regions.overlapping(old, old + old_len);
+        if self.regions.get(old).is_none() {
             return Err(io::Error::from_raw_os_error(libc::EFAULT));
-        };
+        }
         let want = self.host(new);
         // SAFETY: both ranges are inside the window; the old one is a guest
         // mapping, the new one guest address space the caller chose.
@@ -289,7 +322,20 @@ impl Memory {
         if hole_len > 0 {
             self.reserve(hole, hole_len)?;
         }
-        self.regions.insert(new, new + new_len, region);
+        // Each piece moves with its own record; the last one covers any growth.
+        let (new_end, last) = (new + new_len, pieces.len().saturating_sub(1));
+        for (i, (start, end, mut region)) in pieces.into_iter().enumerate() {
+            let to = new + (start - old);
+            let to_end = if i == last {
+                new_end
+            } else {
+                new + (end - old)
+            };
+            if let Some(f) = &mut region.file {
+                f.origin = f.origin.wrapping_add(new).wrapping_sub(old);
+            }
+            self.regions.insert(to, to_end.min(new_end), region);
+        }
         Ok(())
     }
 
@@ -517,6 +563,43 @@ mod tests {
         assert_eq!(&b, b"moved");
         assert!(m.read(0x10000, &mut b).is_err());
         assert!(m.write(0x82000, b"grown").is_ok());
+    }
+
+    #[test]
+    fn file_mappings_keep_their_file_and_offsets_when_split_or_moved() {
+        use std::os::fd::AsFd;
+        let mut m = Memory::new().unwrap();
+        let file = std::fs::File::open("/proc/self/exe").unwrap();
+        m.map_file(0x40_0000, 0x3000, PROT_READ, false, file.as_fd(), 0x2000)
+            .unwrap();
+        // Recorded as three pieces (the host keeps one mapping).
+        m.protect(0x40_1000, 0x1000, PROT_READ).unwrap();
+        let offsets: Vec<u64> = m
+            .regions()
+            .iter()
+            .map(|(s, _, r)| r.file.as_ref().unwrap().offset_at(s))
+            .collect();
+        assert_eq!(offsets, vec![0x2000, 0x3000, 0x4000]);
+        let (_, _, first) = m.regions().get(0x40_0000).unwrap();
+        let mapped = &first.file.as_ref().unwrap().file;
+        assert_eq!(mapped.path, std::fs::read_link("/proc/self/exe").unwrap());
+        assert_ne!(mapped.ino, 0);
+        // Moved and grown: each piece keeps its offset, the last one grows.
+        m.remap(0x40_0000, 0x3000, 0x80_0000, 0x4000).unwrap();
+        let moved: Vec<(u64, u64, u64)> = m
+            .regions()
+            .iter()
+            .map(|(s, e, r)| (s, e, r.file.as_ref().unwrap().offset_at(s)))
+            .collect();
+        assert_eq!(
+            moved,
+            vec![
+                (0x80_0000, 0x80_1000, 0x2000),
+                (0x80_1000, 0x80_2000, 0x3000),
+                (0x80_2000, 0x80_4000, 0x4000),
+            ]
+        );
+        assert!(m.regions().is_free(0x40_0000, 0x40_3000));
     }
 
     #[test]

@@ -148,10 +148,7 @@ pub(crate) fn deliver_control(
             for (i, fd) in fds.iter_mut().enumerate() {
                 let at = off + CMSGHDR_SIZE + 4 * i;
                 let Some(file) = fd.take() else { continue };
-                let entry = FdEntry {
-                    file,
-                    cloexec: cloexec || pidfd,
-                };
+                let entry = FdEntry::new(file, cloexec || pidfd);
                 match t.fds.insert_from(0, super::fs::fd_limit(), entry) {
                     Ok(g) => {
                         installed.push(g);

@@ -1,17 +1,19 @@
 //! Files, directories and descriptors: paths are read from the guest and
 //! resolved by the host relative to the guest's cwd (picorun's own, which
-//! the guest's chdir moves) or a translated directory descriptor.
+//! the guest's chdir moves) or a translated directory descriptor, after
+//! [`procfs`] has had its say about `/proc/self` and `/dev/fd` paths.
 
-use std::ffi::CString;
+use std::ffi::CStr;
 
 use pico_abi::Errno;
 
 use super::{Args, SysResult};
-use crate::fd::{dup_host, FdEntry};
+use crate::fd::FdEntry;
 use crate::host::{self, GuestBuf, HostArg};
+use crate::procfs::{self, Origin, Resolved};
 use crate::task::Task;
 
-const AT_FDCWD: i32 = -100;
+pub(super) const AT_FDCWD: i32 = -100;
 const AT_SYMLINK_NOFOLLOW: u64 = 0x100;
 const AT_REMOVEDIR: u64 = 0x200;
 const O_CLOEXEC: u64 = 0o2000000;
@@ -25,12 +27,53 @@ const F_SETOWN_EX: i32 = 15;
 const F_GETOWN_EX: i32 = 16;
 
 /// A directory descriptor argument as the host needs it.
-fn dirfd(t: &Task, raw: u64, path: &CString) -> Result<HostArg<'static>, Errno> {
+fn dirfd(t: &Task, raw: u64, path: &CStr) -> Result<HostArg<'static>, Errno> {
     // An absolute path ignores dirfd, whatever it is (as Linux does).
-    if raw as i32 == AT_FDCWD || path.as_bytes().first() == Some(&b'/') {
+    if raw as i32 == AT_FDCWD || path.to_bytes().first() == Some(&b'/') {
         return Ok(HostArg::Int(AT_FDCWD as i64 as u64));
     }
     Ok(HostArg::Fd(t.fds.host(raw)?))
+}
+
+/// A guest `(dirfd, path)` as the host must see it: procfs may have named
+/// another host path for it.
+pub(super) struct At {
+    dir: HostArg<'static>,
+    resolved: Resolved,
+}
+
+impl At {
+    /// The path to pass with `dir`: procfs's, or the guest's own.
+    pub(super) fn path<'a>(&'a self, guest: &'a CStr) -> &'a CStr {
+        self.resolved.host_path().unwrap_or(guest)
+    }
+}
+
+/// Resolves a guest `(dirfd, path)`, following a final symlink if `follow`.
+pub(super) fn at(t: &Task, raw: u64, path: &CStr, follow: bool) -> Result<At, Errno> {
+    let resolved = procfs::resolve(t, raw, path, follow)?;
+    let dir = match resolved.host_path() {
+        Some(_) => HostArg::Int(AT_FDCWD as i64 as u64),
+        None => dirfd(t, raw, path)?,
+    };
+    Ok(At { dir, resolved })
+}
+
+/// [`at`] for calls that take `AT_EMPTY_PATH` (the descriptor itself) and
+/// `AT_SYMLINK_NOFOLLOW`.
+fn at_flags(t: &Task, raw: u64, path: &CStr, flags: u64) -> Result<At, Errno> {
+    if path.to_bytes().is_empty() && flags & libc::AT_EMPTY_PATH as u64 != 0 {
+        let dir = if raw as i32 == AT_FDCWD {
+            HostArg::Int(AT_FDCWD as i64 as u64)
+        } else {
+            HostArg::Fd(t.fds.host(raw)?)
+        };
+        return Ok(At {
+            dir,
+            resolved: Resolved::default(),
+        });
+    }
+    at(t, raw, path, flags & AT_SYMLINK_NOFOLLOW == 0)
 }
 
 /// The guest's descriptor limit (RLIMIT_NOFILE, shared with the host process).
@@ -61,7 +104,8 @@ pub fn fd_limit() -> usize {
 /// have been created close-on-exec). On `EMFILE` the host descriptor closes.
 pub(crate) fn install(t: &mut Task, host_fd: u64, cloexec: bool) -> SysResult {
     let file = host::own_fd(host_fd);
-    t.fds.insert_from(0, fd_limit(), FdEntry { file, cloexec })
+    t.fds
+        .insert_from(0, fd_limit(), FdEntry::new(file, cloexec))
 }
 
 /// Installs the two new host descriptors of a pipe or socket pair and
@@ -88,20 +132,30 @@ pub(crate) fn install_pair(t: &mut Task, ends: [i32; 2], cloexec: bool, addr: u6
     Ok(0)
 }
 
-/// openat(2).
+/// openat(2). `/proc/self/...` and `/dev/fd/N` are the guest's (procfs).
 pub fn openat(t: &mut Task, a: &Args) -> SysResult {
     let path = t.path(a[1])?;
-    let dir = dirfd(t, a[0], &path)?;
-    let fd = host::call(
-        libc::SYS_openat,
-        &[
-            dir,
-            HostArg::Str(&path),
-            (a[2] | O_CLOEXEC).into(),
-            a[3].into(),
-        ],
-    )?;
-    install(t, fd, a[2] & O_CLOEXEC != 0)
+    let flags = a[2];
+    let at = at(t, a[0], &path, flags & libc::O_NOFOLLOW as u64 == 0)?;
+    let origin = at.resolved.origin(t);
+    let file = match procfs::open(t, &at.resolved, flags)? {
+        Some(file) => file,
+        None => host::own_fd(host::call(
+            libc::SYS_openat,
+            &[
+                at.dir,
+                HostArg::Str(at.path(&path)),
+                (flags | O_CLOEXEC).into(),
+                a[3].into(),
+            ],
+        )?),
+    };
+    let entry = FdEntry {
+        file,
+        cloexec: flags & O_CLOEXEC != 0,
+        origin,
+    };
+    t.fds.insert_from(0, fd_limit(), entry)
 }
 
 /// open(2).
@@ -122,25 +176,18 @@ pub fn close(t: &mut Task, a: &Args) -> SysResult {
 
 /// dup(2).
 pub fn dup(t: &mut Task, a: &Args) -> SysResult {
-    let file = dup_host(t.fds.host(a[0])?)?;
-    t.fds.insert_from(
-        0,
-        fd_limit(),
-        FdEntry {
-            file,
-            cloexec: false,
-        },
-    )
+    let entry = t.fds.get(a[0])?.dup(false)?;
+    t.fds.insert_from(0, fd_limit(), entry)
 }
 
 fn dup_to(t: &mut Task, old: u64, new: u64, cloexec: bool) -> SysResult {
-    let host_old = t.fds.host(old)?;
+    let source = t.fds.get(old)?;
     let new_fd = usize::try_from(new as i32).map_err(|_| Errno::EBADF)?;
     if new_fd >= fd_limit() {
         return Err(Errno::EBADF);
     }
-    let file = dup_host(host_old)?;
-    t.fds.insert_at(new_fd, FdEntry { file, cloexec })?;
+    let entry = source.dup(cloexec)?;
+    t.fds.insert_at(new_fd, entry)?;
     Ok(new_fd as u64)
 }
 
@@ -178,15 +225,8 @@ pub fn fcntl(t: &mut Task, a: &Args) -> SysResult {
             if min >= limit {
                 return Err(Errno::EINVAL);
             }
-            let file = dup_host(fd)?;
-            t.fds.insert_from(
-                min,
-                limit,
-                FdEntry {
-                    file,
-                    cloexec: cmd == libc::F_DUPFD_CLOEXEC,
-                },
-            )
+            let entry = t.fds.get(a[0])?.dup(cmd == libc::F_DUPFD_CLOEXEC)?;
+            t.fds.insert_from(min, limit, entry)
         }
         libc::F_GETFD => Ok(u64::from(t.fds.cloexec(a[0])?)),
         libc::F_SETFD => {
@@ -289,15 +329,16 @@ pub fn pipe(t: &mut Task, a: &Args) -> SysResult {
 /// newfstatat(2).
 pub fn newfstatat(t: &mut Task, a: &Args) -> SysResult {
     let path = t.path(a[1])?;
-    let dir = if path.as_bytes().is_empty() && a[3] & libc::AT_EMPTY_PATH as u64 != 0 {
-        HostArg::Fd(t.fds.host(a[0])?)
-    } else {
-        dirfd(t, a[0], &path)?
-    };
+    let at = at_flags(t, a[0], &path, a[3])?;
     let buf = t.out_buf(a[2], STAT_SIZE)?;
     host::call(
         libc::SYS_newfstatat,
-        &[dir, HostArg::Str(&path), buf.into(), a[3].into()],
+        &[
+            at.dir,
+            HostArg::Str(at.path(&path)),
+            buf.into(),
+            a[3].into(),
+        ],
     )
 }
 
@@ -331,17 +372,13 @@ pub fn fstat(t: &mut Task, a: &Args) -> SysResult {
 /// statx(2).
 pub fn statx(t: &mut Task, a: &Args) -> SysResult {
     let path = t.path(a[1])?;
-    let dir = if path.as_bytes().is_empty() && a[2] & libc::AT_EMPTY_PATH as u64 != 0 {
-        HostArg::Fd(t.fds.host(a[0])?)
-    } else {
-        dirfd(t, a[0], &path)?
-    };
+    let at = at_flags(t, a[0], &path, a[2])?;
     let buf = t.out_buf(a[4], STATX_SIZE)?;
     host::call(
         libc::SYS_statx,
         &[
-            dir,
-            HostArg::Str(&path),
+            at.dir,
+            HostArg::Str(at.path(&path)),
             a[2].into(),
             a[3].into(),
             buf.into(),
@@ -352,8 +389,12 @@ pub fn statx(t: &mut Task, a: &Args) -> SysResult {
 /// statfs(2).
 pub fn statfs(t: &mut Task, a: &Args) -> SysResult {
     let path = t.path(a[0])?;
+    let at = at(t, AT_FDCWD as i64 as u64, &path, true)?;
     let buf = t.out_buf(a[1], STATFS_SIZE)?;
-    host::call(libc::SYS_statfs, &[HostArg::Str(&path), buf.into()])
+    host::call(
+        libc::SYS_statfs,
+        &[HostArg::Str(at.path(&path)), buf.into()],
+    )
 }
 
 /// fstatfs(2).
@@ -363,8 +404,11 @@ pub fn fstatfs(t: &mut Task, a: &Args) -> SysResult {
     host::call(libc::SYS_fstatfs, &[HostArg::Fd(fd), buf.into()])
 }
 
-/// getdents64(2).
+/// getdents64(2). procfs lists `/proc/self/fd` and the like itself.
 pub fn getdents64(t: &mut Task, a: &Args) -> SysResult {
+    if let Some(Origin::Listing(kind, _)) = t.fds.get(a[0])?.origin {
+        return procfs::getdents64(t, a[0], kind, a[1], a[2] & 0xffff_ffff);
+    }
     let fd = t.fds.host(a[0])?;
     let buf = GuestBuf::prefix(
         &t.vm.memory(),
@@ -381,10 +425,15 @@ pub fn getdents64(t: &mut Task, a: &Args) -> SysResult {
 /// faccessat2(2).
 pub fn faccessat2(t: &mut Task, a: &Args) -> SysResult {
     let path = t.path(a[1])?;
-    let dir = dirfd(t, a[0], &path)?;
+    let at = at_flags(t, a[0], &path, a[3])?;
     host::call(
         libc::SYS_faccessat2,
-        &[dir, HostArg::Str(&path), a[2].into(), a[3].into()],
+        &[
+            at.dir,
+            HostArg::Str(at.path(&path)),
+            a[2].into(),
+            a[3].into(),
+        ],
     )
 }
 
@@ -398,20 +447,24 @@ pub fn access(t: &mut Task, a: &Args) -> SysResult {
     faccessat2(t, &Args([AT_FDCWD as i64 as u64, a[0], a[1], 0, 0, 0]))
 }
 
-/// readlinkat(2). `/proc/self/exe` names the guest program, not picorun.
+/// readlinkat(2). `/proc/self/exe` names the guest program, `fd/N` the
+/// guest's descriptor N (procfs).
 pub fn readlinkat(t: &mut Task, a: &Args) -> SysResult {
     let path = t.path(a[1])?;
     if (a[3] as i32) <= 0 {
         return Err(Errno::EINVAL);
     }
-    let self_exe = format!("/proc/{}/exe", t.pid);
-    if path.as_bytes() == b"/proc/self/exe" || path.as_bytes() == self_exe.as_bytes() {
-        let target = t.exe.as_os_str().as_encoded_bytes().to_vec();
+    let at = at_flags(
+        t,
+        a[0],
+        &path,
+        AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH as u64,
+    )?;
+    if let Some(target) = procfs::readlink(t, &at.resolved) {
         let n = target.len().min(a[3] as usize);
-        t.write_bytes(a[2], &target[..n])?;
+        t.write_bytes(a[2], target.get(..n).unwrap_or_default())?;
         return Ok(n as u64);
     }
-    let dir = dirfd(t, a[0], &path)?;
     let buf = GuestBuf::prefix(
         &t.vm.memory(),
         a[2],
@@ -421,8 +474,8 @@ pub fn readlinkat(t: &mut Task, a: &Args) -> SysResult {
     host::call(
         libc::SYS_readlinkat,
         &[
-            dir,
-            HostArg::Str(&path),
+            at.dir,
+            HostArg::Str(at.path(&path)),
             buf.into(),
             (buf.len() as u64).into(),
         ],
@@ -443,20 +496,28 @@ pub fn getcwd(t: &mut Task, a: &Args) -> SysResult {
 /// chdir(2).
 pub fn chdir(t: &mut Task, a: &Args) -> SysResult {
     let path = t.path(a[0])?;
-    host::call(libc::SYS_chdir, &[HostArg::Str(&path)])
+    let at = at(t, AT_FDCWD as i64 as u64, &path, true)?;
+    let r = host::call(libc::SYS_chdir, &[HostArg::Str(at.path(&path))])?;
+    t.procfs.cwd_changed();
+    Ok(r)
 }
 
 /// fchdir(2).
 pub fn fchdir(t: &mut Task, a: &Args) -> SysResult {
     let fd = t.fds.host(a[0])?;
-    host::call(libc::SYS_fchdir, &[HostArg::Fd(fd)])
+    let r = host::call(libc::SYS_fchdir, &[HostArg::Fd(fd)])?;
+    t.procfs.cwd_changed();
+    Ok(r)
 }
 
 /// mkdirat(2).
 pub fn mkdirat(t: &mut Task, a: &Args) -> SysResult {
     let path = t.path(a[1])?;
-    let dir = dirfd(t, a[0], &path)?;
-    host::call(libc::SYS_mkdirat, &[dir, HostArg::Str(&path), a[2].into()])
+    let at = at(t, a[0], &path, false)?;
+    host::call(
+        libc::SYS_mkdirat,
+        &[at.dir, HostArg::Str(at.path(&path)), a[2].into()],
+    )
 }
 
 /// mkdir(2).
@@ -467,8 +528,11 @@ pub fn mkdir(t: &mut Task, a: &Args) -> SysResult {
 /// unlinkat(2).
 pub fn unlinkat(t: &mut Task, a: &Args) -> SysResult {
     let path = t.path(a[1])?;
-    let dir = dirfd(t, a[0], &path)?;
-    host::call(libc::SYS_unlinkat, &[dir, HostArg::Str(&path), a[2].into()])
+    let at = at(t, a[0], &path, false)?;
+    host::call(
+        libc::SYS_unlinkat,
+        &[at.dir, HostArg::Str(at.path(&path)), a[2].into()],
+    )
 }
 
 /// unlink(2).
@@ -488,15 +552,15 @@ pub fn rmdir(t: &mut Task, a: &Args) -> SysResult {
 pub fn renameat2(t: &mut Task, a: &Args) -> SysResult {
     let old = t.path(a[1])?;
     let new = t.path(a[3])?;
-    let old_dir = dirfd(t, a[0], &old)?;
-    let new_dir = dirfd(t, a[2], &new)?;
+    let old_at = at(t, a[0], &old, false)?;
+    let new_at = at(t, a[2], &new, false)?;
     host::call(
         libc::SYS_renameat2,
         &[
-            old_dir,
-            HostArg::Str(&old),
-            new_dir,
-            HostArg::Str(&new),
+            old_at.dir,
+            HostArg::Str(old_at.path(&old)),
+            new_at.dir,
+            HostArg::Str(new_at.path(&new)),
             a[4].into(),
         ],
     )
@@ -517,15 +581,22 @@ pub fn rename(t: &mut Task, a: &Args) -> SysResult {
 pub fn linkat(t: &mut Task, a: &Args) -> SysResult {
     let old = t.path(a[1])?;
     let new = t.path(a[3])?;
-    let old_dir = dirfd(t, a[0], &old)?;
-    let new_dir = dirfd(t, a[2], &new)?;
+    // linkat(AT_FDCWD, "/proc/self/fd/N", ..., AT_SYMLINK_FOLLOW) names an
+    // O_TMPFILE file: the guest's descriptor N.
+    let nofollow = if a[4] & libc::AT_SYMLINK_FOLLOW as u64 != 0 {
+        0
+    } else {
+        AT_SYMLINK_NOFOLLOW
+    };
+    let old_at = at_flags(t, a[0], &old, a[4] & libc::AT_EMPTY_PATH as u64 | nofollow)?;
+    let new_at = at(t, a[2], &new, false)?;
     host::call(
         libc::SYS_linkat,
         &[
-            old_dir,
-            HostArg::Str(&old),
-            new_dir,
-            HostArg::Str(&new),
+            old_at.dir,
+            HostArg::Str(old_at.path(&old)),
+            new_at.dir,
+            HostArg::Str(new_at.path(&new)),
             a[4].into(),
         ],
     )
@@ -541,10 +612,10 @@ pub fn link(t: &mut Task, a: &Args) -> SysResult {
 pub fn symlinkat(t: &mut Task, a: &Args) -> SysResult {
     let target = t.path(a[0])?;
     let path = t.path(a[2])?;
-    let dir = dirfd(t, a[1], &path)?;
+    let at = at(t, a[1], &path, false)?;
     host::call(
         libc::SYS_symlinkat,
-        &[HostArg::Str(&target), dir, HostArg::Str(&path)],
+        &[HostArg::Str(&target), at.dir, HostArg::Str(at.path(&path))],
     )
 }
 
@@ -556,8 +627,11 @@ pub fn symlink(t: &mut Task, a: &Args) -> SysResult {
 /// fchmodat(2) (the kernel call has no flags argument; glibc emulates them).
 pub fn fchmodat(t: &mut Task, a: &Args) -> SysResult {
     let path = t.path(a[1])?;
-    let dir = dirfd(t, a[0], &path)?;
-    host::call(libc::SYS_fchmodat, &[dir, HostArg::Str(&path), a[2].into()])
+    let at = at(t, a[0], &path, true)?;
+    host::call(
+        libc::SYS_fchmodat,
+        &[at.dir, HostArg::Str(at.path(&path)), a[2].into()],
+    )
 }
 
 /// chmod(2).
@@ -574,16 +648,12 @@ pub fn fchmod(t: &mut Task, a: &Args) -> SysResult {
 /// fchownat(2).
 pub fn fchownat(t: &mut Task, a: &Args) -> SysResult {
     let path = t.path(a[1])?;
-    let dir = if path.as_bytes().is_empty() && a[4] & libc::AT_EMPTY_PATH as u64 != 0 {
-        HostArg::Fd(t.fds.host(a[0])?)
-    } else {
-        dirfd(t, a[0], &path)?
-    };
+    let at = at_flags(t, a[0], &path, a[4])?;
     host::call(
         libc::SYS_fchownat,
         &[
-            dir,
-            HostArg::Str(&path),
+            at.dir,
+            HostArg::Str(at.path(&path)),
             a[2].into(),
             a[3].into(),
             a[4].into(),
@@ -623,7 +693,11 @@ pub fn fchown(t: &mut Task, a: &Args) -> SysResult {
 /// truncate(2).
 pub fn truncate(t: &mut Task, a: &Args) -> SysResult {
     let path = t.path(a[0])?;
-    host::call(libc::SYS_truncate, &[HostArg::Str(&path), a[1].into()])
+    let at = at(t, AT_FDCWD as i64 as u64, &path, true)?;
+    host::call(
+        libc::SYS_truncate,
+        &[HostArg::Str(at.path(&path)), a[1].into()],
+    )
 }
 
 /// ftruncate(2).
@@ -648,14 +722,15 @@ pub fn utimensat(t: &mut Task, a: &Args) -> SysResult {
         );
     }
     let path = t.path(a[1])?;
-    let dir = if path.as_bytes().is_empty() && a[3] & libc::AT_EMPTY_PATH as u64 != 0 {
-        HostArg::Fd(t.fds.host(a[0])?)
-    } else {
-        dirfd(t, a[0], &path)?
-    };
+    let at = at_flags(t, a[0], &path, a[3])?;
     host::call(
         libc::SYS_utimensat,
-        &[dir, HostArg::Str(&path), times.into(), a[3].into()],
+        &[
+            at.dir,
+            HostArg::Str(at.path(&path)),
+            times.into(),
+            a[3].into(),
+        ],
     )
 }
 
@@ -685,111 +760,4 @@ pub fn fadvise64(t: &mut Task, a: &Args) -> SysResult {
 /// flock(2).
 pub fn flock(t: &mut Task, a: &Args) -> SysResult {
     fd_only(t, a, libc::SYS_flock)
-}
-
-/// The path-based xattr calls: `get`/`list` (`value` out) and `set`
-/// (`value` in), following or not following a final symlink.
-fn xattr_path(t: &mut Task, a: &Args, nr: i64, has_name: bool, value_in: bool) -> SysResult {
-    let path = t.path(a[0])?;
-    let (name, value_arg, size_arg) = if has_name {
-        (Some(t.path(a[1])?), 2, 3)
-    } else {
-        (None, 1, 2)
-    };
-    let size = a[size_arg] & 0xffff_ffff;
-    let value = if value_in {
-        t.opt_in_buf(a[value_arg], size)?
-    } else if size == 0 {
-        GuestBuf::null()
-    } else {
-        t.out_buf(a[value_arg], size)?
-    };
-    match &name {
-        Some(name) => host::call(
-            nr,
-            &[
-                HostArg::Str(&path),
-                HostArg::Str(name),
-                value.into(),
-                size.into(),
-                a[4].into(),
-            ],
-        ),
-        None => host::call(nr, &[HostArg::Str(&path), value.into(), size.into()]),
-    }
-}
-
-fn xattr_fd(t: &mut Task, a: &Args, nr: i64, has_name: bool, value_in: bool) -> SysResult {
-    let fd = t.fds.host(a[0])?;
-    let (name, value_arg, size_arg) = if has_name {
-        (Some(t.path(a[1])?), 2, 3)
-    } else {
-        (None, 1, 2)
-    };
-    let size = a[size_arg] & 0xffff_ffff;
-    let value = if value_in {
-        t.opt_in_buf(a[value_arg], size)?
-    } else if size == 0 {
-        GuestBuf::null()
-    } else {
-        t.out_buf(a[value_arg], size)?
-    };
-    match &name {
-        Some(name) => host::call(
-            nr,
-            &[
-                HostArg::Fd(fd),
-                HostArg::Str(name),
-                value.into(),
-                size.into(),
-                a[4].into(),
-            ],
-        ),
-        None => host::call(nr, &[HostArg::Fd(fd), value.into(), size.into()]),
-    }
-}
-
-/// getxattr(2).
-pub fn getxattr(t: &mut Task, a: &Args) -> SysResult {
-    xattr_path(t, a, libc::SYS_getxattr, true, false)
-}
-
-/// lgetxattr(2).
-pub fn lgetxattr(t: &mut Task, a: &Args) -> SysResult {
-    xattr_path(t, a, libc::SYS_lgetxattr, true, false)
-}
-
-/// fgetxattr(2).
-pub fn fgetxattr(t: &mut Task, a: &Args) -> SysResult {
-    xattr_fd(t, a, libc::SYS_fgetxattr, true, false)
-}
-
-/// listxattr(2).
-pub fn listxattr(t: &mut Task, a: &Args) -> SysResult {
-    xattr_path(t, a, libc::SYS_listxattr, false, false)
-}
-
-/// llistxattr(2).
-pub fn llistxattr(t: &mut Task, a: &Args) -> SysResult {
-    xattr_path(t, a, libc::SYS_llistxattr, false, false)
-}
-
-/// flistxattr(2).
-pub fn flistxattr(t: &mut Task, a: &Args) -> SysResult {
-    xattr_fd(t, a, libc::SYS_flistxattr, false, false)
-}
-
-/// setxattr(2).
-pub fn setxattr(t: &mut Task, a: &Args) -> SysResult {
-    xattr_path(t, a, libc::SYS_setxattr, true, true)
-}
-
-/// lsetxattr(2).
-pub fn lsetxattr(t: &mut Task, a: &Args) -> SysResult {
-    xattr_path(t, a, libc::SYS_lsetxattr, true, true)
-}
-
-/// fsetxattr(2).
-pub fn fsetxattr(t: &mut Task, a: &Args) -> SysResult {
-    xattr_fd(t, a, libc::SYS_fsetxattr, true, true)
 }

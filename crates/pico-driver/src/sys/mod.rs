@@ -22,6 +22,7 @@ pub mod sockopt;
 pub mod table;
 pub mod task;
 pub mod time;
+pub mod xattr;
 
 use pico_abi::Errno;
 

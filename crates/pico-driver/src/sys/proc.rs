@@ -226,11 +226,12 @@ fn exec_program(
     t.vcpu = vcpu;
     t.vm = crate::shared::SharedVm::new(vm, loaded.layout);
     t.exe = std::fs::canonicalize(&loaded.exe).unwrap_or(loaded.exe);
+    t.image = loaded.image;
     t.fds.close_on_exec();
     t.signals.reset_for_exec();
     t.clear_child_tid = 0;
     t.robust_list = 0;
-    t.comm = crate::process::comm_of(&program);
+    let _ = host::set_thread_name(&crate::process::comm_of(&program));
     // A vfork parent may continue now.
     t.vfork_done = None;
     Ok(Flow::FrameReplaced)

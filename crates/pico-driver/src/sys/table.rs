@@ -9,7 +9,7 @@ use pico_abi::sysno as nr;
 use super::Handler::{self, Control, Plain};
 use super::{
     epoll, eventfd, fs, futex, info, mm, poll, proc, rw, select, signal, socket, sockopt, task,
-    time,
+    time, xattr,
 };
 
 /// How an argument is shown by `--trace`.
@@ -209,17 +209,17 @@ pub static TABLE: &[Entry] = &[
     e(nr::LINKAT, &[DirFd, Path, DirFd, Path, AtFlags], Plain(fs::linkat)),
     e(nr::SYMLINK, &[Path, Path], Plain(fs::symlink)),
     e(nr::SYMLINKAT, &[Path, DirFd, Path], Plain(fs::symlinkat)),
-    partial(nr::READLINK, &[Path, OutBuf(2), Uint], Plain(fs::readlink), "/proc/self/exe names the guest program; other /proc/self links are picorun's"),
-    partial(nr::READLINKAT, &[DirFd, Path, OutBuf(3), Uint], Plain(fs::readlinkat), "/proc/self/exe names the guest program; other /proc/self links are picorun's"),
-    e(nr::GETXATTR, &[Path, Path, Ptr, Uint], Plain(fs::getxattr)),
-    e(nr::LGETXATTR, &[Path, Path, Ptr, Uint], Plain(fs::lgetxattr)),
-    e(nr::FGETXATTR, &[Fd, Path, Ptr, Uint], Plain(fs::fgetxattr)),
-    e(nr::LISTXATTR, &[Path, Ptr, Uint], Plain(fs::listxattr)),
-    e(nr::LLISTXATTR, &[Path, Ptr, Uint], Plain(fs::llistxattr)),
-    e(nr::FLISTXATTR, &[Fd, Ptr, Uint], Plain(fs::flistxattr)),
-    e(nr::SETXATTR, &[Path, Path, Ptr, Uint, Hex], Plain(fs::setxattr)),
-    e(nr::LSETXATTR, &[Path, Path, Ptr, Uint, Hex], Plain(fs::lsetxattr)),
-    e(nr::FSETXATTR, &[Fd, Path, Ptr, Uint, Hex], Plain(fs::fsetxattr)),
+    e(nr::READLINK, &[Path, OutBuf(2), Uint], Plain(fs::readlink)),
+    e(nr::READLINKAT, &[DirFd, Path, OutBuf(3), Uint], Plain(fs::readlinkat)),
+    e(nr::GETXATTR, &[Path, Path, Ptr, Uint], Plain(xattr::getxattr)),
+    e(nr::LGETXATTR, &[Path, Path, Ptr, Uint], Plain(xattr::lgetxattr)),
+    e(nr::FGETXATTR, &[Fd, Path, Ptr, Uint], Plain(xattr::fgetxattr)),
+    e(nr::LISTXATTR, &[Path, Ptr, Uint], Plain(xattr::listxattr)),
+    e(nr::LLISTXATTR, &[Path, Ptr, Uint], Plain(xattr::llistxattr)),
+    e(nr::FLISTXATTR, &[Fd, Ptr, Uint], Plain(xattr::flistxattr)),
+    e(nr::SETXATTR, &[Path, Path, Ptr, Uint, Hex], Plain(xattr::setxattr)),
+    e(nr::LSETXATTR, &[Path, Path, Ptr, Uint, Hex], Plain(xattr::lsetxattr)),
+    e(nr::FSETXATTR, &[Fd, Path, Ptr, Uint, Hex], Plain(xattr::fsetxattr)),
     // memory
     addr(e(nr::BRK, &[Hex], Plain(mm::brk))),
     addr(partial(nr::MMAP, &[Hex, Uint, Prot, MapFlags, Fd, Hex], Plain(mm::mmap), "MAP_HUGETLB and MAP_SYNC are EINVAL; placement is inside picorun's 1 TiB window")),

@@ -142,7 +142,8 @@ pub fn set_robust_list(t: &mut Task, a: &Args) -> SysResult {
     Ok(0)
 }
 
-/// prctl(2): the thread name; other options are EINVAL (logged).
+/// prctl(2): the thread name (the host thread's, see `host::set_thread_name`);
+/// other options are EINVAL (logged).
 pub fn prctl(t: &mut Task, a: &Args) -> SysResult {
     const PR_SET_NAME: u64 = 15;
     const PR_GET_NAME: u64 = 16;
@@ -158,12 +159,11 @@ pub fn prctl(t: &mut Task, a: &Args) -> SysResult {
                 pico_vm::CstrError::Fault(_) => Err(Errno::EFAULT),
             })?;
             name[..bytes.len()].copy_from_slice(&bytes);
-            t.comm = name;
-            // The host thread shows the same name in ps and /proc.
-            let _ = host::set_thread_name(&name);
+            // The host thread's name is the guest's comm (ps, /proc).
+            host::set_thread_name(&name)?;
             Ok(0)
         }
-        PR_GET_NAME => t.write_bytes(a[1], &t.comm.clone()).map(|_| 0),
+        PR_GET_NAME => t.write_bytes(a[1], &host::thread_name()?).map(|_| 0),
         _ => {
             log::warn!("prctl option {} is not supported", a[0]);
             Err(Errno::EINVAL)

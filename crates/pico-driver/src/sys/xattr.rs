@@ -1,0 +1,122 @@
+//! Extended attributes: by path (following a final symlink or not) and by
+//! descriptor.
+
+use super::fs::{at, AT_FDCWD};
+use super::{Args, SysResult};
+use crate::host::{self, GuestBuf, HostArg};
+use crate::task::Task;
+
+/// The path-based xattr calls: `get`/`list` (`value` out) and `set`
+/// (`value` in), following or not following a final symlink.
+fn xattr_path(t: &mut Task, a: &Args, nr: i64, has_name: bool, value_in: bool) -> SysResult {
+    let path = t.path(a[0])?;
+    let follow = ![
+        libc::SYS_lgetxattr,
+        libc::SYS_llistxattr,
+        libc::SYS_lsetxattr,
+    ]
+    .contains(&nr);
+    let at = at(t, AT_FDCWD as i64 as u64, &path, follow)?;
+    let path = at.path(&path);
+    let (name, value_arg, size_arg) = if has_name {
+        (Some(t.path(a[1])?), 2, 3)
+    } else {
+        (None, 1, 2)
+    };
+    let size = a[size_arg] & 0xffff_ffff;
+    let value = if value_in {
+        t.opt_in_buf(a[value_arg], size)?
+    } else if size == 0 {
+        GuestBuf::null()
+    } else {
+        t.out_buf(a[value_arg], size)?
+    };
+    match &name {
+        Some(name) => host::call(
+            nr,
+            &[
+                HostArg::Str(path),
+                HostArg::Str(name),
+                value.into(),
+                size.into(),
+                a[4].into(),
+            ],
+        ),
+        None => host::call(nr, &[HostArg::Str(path), value.into(), size.into()]),
+    }
+}
+
+fn xattr_fd(t: &mut Task, a: &Args, nr: i64, has_name: bool, value_in: bool) -> SysResult {
+    let fd = t.fds.host(a[0])?;
+    let (name, value_arg, size_arg) = if has_name {
+        (Some(t.path(a[1])?), 2, 3)
+    } else {
+        (None, 1, 2)
+    };
+    let size = a[size_arg] & 0xffff_ffff;
+    let value = if value_in {
+        t.opt_in_buf(a[value_arg], size)?
+    } else if size == 0 {
+        GuestBuf::null()
+    } else {
+        t.out_buf(a[value_arg], size)?
+    };
+    match &name {
+        Some(name) => host::call(
+            nr,
+            &[
+                HostArg::Fd(fd),
+                HostArg::Str(name),
+                value.into(),
+                size.into(),
+                a[4].into(),
+            ],
+        ),
+        None => host::call(nr, &[HostArg::Fd(fd), value.into(), size.into()]),
+    }
+}
+
+/// getxattr(2).
+pub fn getxattr(t: &mut Task, a: &Args) -> SysResult {
+    xattr_path(t, a, libc::SYS_getxattr, true, false)
+}
+
+/// lgetxattr(2).
+pub fn lgetxattr(t: &mut Task, a: &Args) -> SysResult {
+    xattr_path(t, a, libc::SYS_lgetxattr, true, false)
+}
+
+/// fgetxattr(2).
+pub fn fgetxattr(t: &mut Task, a: &Args) -> SysResult {
+    xattr_fd(t, a, libc::SYS_fgetxattr, true, false)
+}
+
+/// listxattr(2).
+pub fn listxattr(t: &mut Task, a: &Args) -> SysResult {
+    xattr_path(t, a, libc::SYS_listxattr, false, false)
+}
+
+/// llistxattr(2).
+pub fn llistxattr(t: &mut Task, a: &Args) -> SysResult {
+    xattr_path(t, a, libc::SYS_llistxattr, false, false)
+}
+
+/// flistxattr(2).
+pub fn flistxattr(t: &mut Task, a: &Args) -> SysResult {
+    xattr_fd(t, a, libc::SYS_flistxattr, false, false)
+}
+
+/// setxattr(2).
+pub fn setxattr(t: &mut Task, a: &Args) -> SysResult {
+    xattr_path(t, a, libc::SYS_setxattr, true, true)
+}
+
+/// lsetxattr(2).
+pub fn lsetxattr(t: &mut Task, a: &Args) -> SysResult {
+    xattr_path(t, a, libc::SYS_lsetxattr, true, true)
+}
+
+/// fsetxattr(2).
+pub fn fsetxattr(t: &mut Task, a: &Args) -> SysResult {
+    xattr_fd(t, a, libc::SYS_fsetxattr, true, true)
+}
