@@ -145,3 +145,24 @@ pub fn wait(timeout: Option<libc::timespec>) {
         libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
     }
 }
+
+/// Makes the host thread block the routed signals the guest thread blocks.
+/// The host kernel then treats them as the guest asked: a blocked signal
+/// does not interrupt a host call, and job control sees SIGTTOU/SIGTTIN as
+/// blocked (so a background `tcsetpgrp` with SIGTTOU blocked succeeds, as
+/// bash relies on). Unblocking lets pending ones reach the catcher.
+pub fn mirror_mask(guest_blocked: u64) {
+    // SAFETY: builds a local sigset and sets this thread's mask; only
+    // routed signals are ever blocked, never the fault signals picorun
+    // needs to see.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for signo in 1..=64u32 {
+            if guest_blocked & (1 << (signo - 1)) != 0 && routed(signo) {
+                libc::sigaddset(&mut set, signo as i32);
+            }
+        }
+        libc::pthread_sigmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+    }
+}

@@ -168,8 +168,14 @@ impl Signals {
         self.saved_mask = None;
     }
 
+    /// Sets this thread's mask (and the host thread's, see
+    /// [`hostsig::mirror_mask`]); must be called on the thread that owns it.
     pub fn set_blocked(&mut self, mask: u64) {
-        self.blocked = mask & !UNBLOCKABLE;
+        let mask = mask & !UNBLOCKABLE;
+        if mask != self.blocked {
+            hostsig::mirror_mask(mask);
+        }
+        self.blocked = mask;
     }
 
     fn ignored(&self, signo: u32) -> bool {
