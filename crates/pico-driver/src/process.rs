@@ -99,6 +99,10 @@ impl Process {
         Process { task }
     }
 
+    pub(crate) fn into_task(self) -> Task {
+        self.task
+    }
+
     /// Runs the guest to its end. If the main thread exits while other
     /// threads run, this thread waits: the last thread ends the process.
     pub fn run(&mut self) -> Result<Outcome, VmError> {

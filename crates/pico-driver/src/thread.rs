@@ -49,7 +49,7 @@ pub fn spawn(
     if flags & CLONE_SETTLS != 0 {
         state.fs_base = tls;
     }
-    let id = t.threads.start();
+    let reuse = t.threads.start();
     let (vm, fds, signals, threads) = (
         t.vm.clone(),
         t.fds.clone(),
@@ -71,7 +71,10 @@ pub fn spawn(
         .spawn(move || {
             let tid = host::gettid();
             let _ = host::set_thread_name(&comm);
-            let vcpu = vm.read().vm.create_vcpu_from(id, &state);
+            let vcpu = match reuse {
+                Ok(mut vcpu) => vm.read().vm.reset_vcpu(&mut vcpu, &state).map(|_| vcpu),
+                Err(id) => vm.read().vm.create_vcpu_from(id, &state),
+            };
             let Ok(vcpu) = vcpu.map_err(|e| log::error!("new thread's vCPU: {e}")) else {
                 let _ = started.send(Err(Errno::EAGAIN));
                 return;
@@ -117,6 +120,8 @@ pub fn spawn(
             if let Some(outcome) = process.run_thread() {
                 host::finish(outcome);
             }
+            let task = process.into_task();
+            task.threads.park(task.vcpu);
         });
     let tid = match spawned {
         Ok(_) => result.recv().unwrap_or(Err(Errno::EAGAIN)),

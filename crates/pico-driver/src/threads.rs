@@ -3,11 +3,17 @@
 //! process's VM.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Mutex;
 
-#[derive(Debug)]
+use pico_vm::Vcpu;
+
+/// vCPUs of exited threads are kept for the next threads: KVM cannot
+/// destroy a vCPU and allows at most 1024 per VM, so a program that starts
+/// and ends threads all day must not need a new one each time.
 pub struct Threads {
     live: AtomicUsize,
     next_vcpu: AtomicU64,
+    idle: Mutex<Vec<Vcpu>>,
 }
 
 impl Default for Threads {
@@ -15,15 +21,27 @@ impl Default for Threads {
         Threads {
             live: AtomicUsize::new(1),
             next_vcpu: AtomicU64::new(1),
+            idle: Mutex::new(Vec::new()),
         }
     }
 }
 
 impl Threads {
-    /// A thread starts; returns the vCPU id for it.
-    pub fn start(&self) -> u64 {
+    /// A thread starts: a parked vCPU to reuse, or the id for a new one.
+    pub fn start(&self) -> Result<Vcpu, u64> {
         self.live.fetch_add(1, Ordering::AcqRel);
-        self.next_vcpu.fetch_add(1, Ordering::AcqRel)
+        match self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop() {
+            Some(vcpu) => Ok(vcpu),
+            None => Err(self.next_vcpu.fetch_add(1, Ordering::AcqRel)),
+        }
+    }
+
+    /// Keeps an exited thread's vCPU for reuse.
+    pub fn park(&self, vcpu: Vcpu) {
+        self.idle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(vcpu);
     }
 
     /// A thread that was counted could not start after all.

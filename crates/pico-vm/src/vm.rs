@@ -16,6 +16,21 @@ use crate::memory::Memory;
 use crate::paging::DIRECTORY_SPAN;
 use crate::vcpu::Vcpu;
 
+/// KVM_GET_SUPPORTED_CPUID, filtered, asked once per host process: it is
+/// constant and costs milliseconds on some hosts (4 ms here), which every
+/// exec and fork would otherwise pay.
+fn supported_cpuid(kvm: &Kvm) -> Result<CpuId, VmError> {
+    static CACHE: std::sync::OnceLock<CpuId> = std::sync::OnceLock::new();
+    if let Some(cpuid) = CACHE.get() {
+        return Ok(cpuid.clone());
+    }
+    let mut cpuid = kvm
+        .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
+        .map_err(VmError::kvm("KVM_GET_SUPPORTED_CPUID"))?;
+    crate::cpu::filter_cpuid(&mut cpuid);
+    Ok(CACHE.get_or_init(|| cpuid).clone())
+}
+
 /// What this host's KVM offers that picorun chooses between.
 #[derive(Clone, Copy, Debug)]
 pub struct Features {
@@ -66,10 +81,7 @@ impl Vm {
             op: "reserve window",
             source,
         })?;
-        let mut cpuid = kvm
-            .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
-            .map_err(VmError::kvm("KVM_GET_SUPPORTED_CPUID"))?;
-        crate::cpu::filter_cpuid(&mut cpuid);
+        let cpuid = supported_cpuid(&kvm)?;
         let vm = Vm {
             fd,
             kvm,
@@ -155,11 +167,17 @@ impl Vm {
     /// Creates vCPU `id` resuming the user state `state` (fork, threads).
     pub fn create_vcpu_from(&self, id: u64, state: &CpuState) -> Result<Vcpu, VmError> {
         let mut vcpu = self.create_vcpu(id, state.regs.rip, state.regs.rsp)?;
+        self.reset_vcpu(&mut vcpu, state)?;
+        Ok(vcpu)
+    }
+
+    /// Points an existing vCPU of this VM at the user state `state` (a
+    /// parked vCPU reused for a new thread).
+    pub fn reset_vcpu(&self, vcpu: &mut Vcpu, state: &CpuState) -> Result<(), VmError> {
         *vcpu.regs_mut() = state.regs;
         vcpu.set_fs_base(state.fs_base)?;
         vcpu.set_gs_base(state.gs_base)?;
-        vcpu.set_xsave(&state.xsave)?;
-        Ok(vcpu)
+        vcpu.set_xsave(&state.xsave)
     }
 
     fn add_slot(&self, slot: u32, guest: u64, size: u64, host: u64) -> Result<(), VmError> {
