@@ -58,8 +58,14 @@ fn interactive_bash_pipeline_ctrl_c_and_exit() {
         (b"echo status=$?\n", 800),
         (b"exit\n", 800),
     ]);
-    assert!(screen.contains("ONE TWO\n"), "pipeline output missing:\n{screen}");
-    assert!(screen.contains("status=130"), "Ctrl-C did not interrupt sleep (130):\n{screen}");
+    assert!(
+        screen.contains("ONE TWO\n"),
+        "pipeline output missing:\n{screen}"
+    );
+    assert!(
+        screen.contains("status=130"),
+        "Ctrl-C did not interrupt sleep (130):\n{screen}"
+    );
     assert!(screen.contains("PROMPT> "), "no prompt:\n{screen}");
     assert!(!screen.contains("Stopped"), "a job stopped:\n{screen}");
 }
@@ -68,5 +74,8 @@ fn interactive_bash_pipeline_ctrl_c_and_exit() {
 fn interactive_bash_line_editing() {
     // Type "echo abX", erase X with backspace, then complete the word.
     let screen = session(&[(b"echo abX\x7fc-edited\n", 800), (b"exit\n", 800)]);
-    assert!(screen.contains("\nabc-edited\n"), "line editing failed:\n{screen}");
+    assert!(
+        screen.contains("\nabc-edited\n"),
+        "line editing failed:\n{screen}"
+    );
 }
