@@ -84,7 +84,17 @@ pub fn rt_sigpending(t: &mut Task, a: &Args) -> SysResult {
         return Err(Errno::EINVAL);
     }
     drain_host(t);
-    let pending = (t.signals.pending_mask() & t.signals.blocked).to_le_bytes();
+    // Blocked routed signals wait in the host kernel (the host thread's
+    // mask mirrors the guest's); the rest in the driver's queue.
+    let mut host_set = 0u64;
+    host::call(
+        libc::SYS_rt_sigpending,
+        &[
+            HostArg::Local((&mut host_set as *mut u64).cast()),
+            8u64.into(),
+        ],
+    )?;
+    let pending = ((t.signals.pending_mask() | host_set) & t.signals.blocked).to_le_bytes();
     t.write_bytes(a[0], &pending[..a[1] as usize])?;
     Ok(0)
 }
@@ -104,10 +114,33 @@ fn checked_signal(raw: u64) -> Result<u32, Errno> {
     }
 }
 
-fn send_self(t: &mut Task, signo: u32, code: i32) -> SysResult {
-    if signo != 0 {
-        t.raise(signo, code);
+/// A signal this process sends itself. Routed signals go through the host
+/// kernel, so that a blocked one waits there like any other (visible to
+/// signalfd and sigtimedwait), and an unblocked one reaches the catcher at
+/// once and is delivered before the syscall returns; others are queued by
+/// the driver.
+fn send_self(t: &mut Task, signo: u32, code: i32, process_wide: bool) -> SysResult {
+    if signo == 0 {
+        return Ok(0);
     }
+    if hostsig::routed(signo) {
+        return if process_wide {
+            host::call(
+                libc::SYS_kill,
+                &[u64::from(t.pid).into(), u64::from(signo).into()],
+            )
+        } else {
+            host::call(
+                libc::SYS_tgkill,
+                &[
+                    u64::from(t.pid).into(),
+                    u64::from(t.tid).into(),
+                    u64::from(signo).into(),
+                ],
+            )
+        };
+    }
+    t.raise(signo, code);
     Ok(0)
 }
 
@@ -115,7 +148,7 @@ fn send_self(t: &mut Task, signo: u32, code: i32) -> SysResult {
 pub fn kill(t: &mut Task, a: &Args) -> SysResult {
     let signo = checked_signal(a[1])?;
     if a[0] as i32 == t.pid as i32 {
-        return send_self(t, signo, sig::SI_USER);
+        return send_self(t, signo, sig::SI_USER, true);
     }
     host::call(
         libc::SYS_kill,
@@ -130,7 +163,7 @@ pub fn tgkill(t: &mut Task, a: &Args) -> SysResult {
         return Err(Errno::EINVAL);
     }
     if a[0] as i32 == t.pid as i32 && a[1] as i32 == t.tid as i32 {
-        return send_self(t, signo, SI_TKILL);
+        return send_self(t, signo, SI_TKILL, false);
     }
     host::call(
         libc::SYS_tgkill,
@@ -149,7 +182,7 @@ pub fn tkill(t: &mut Task, a: &Args) -> SysResult {
         return Err(Errno::EINVAL);
     }
     if a[0] as i32 == t.tid as i32 {
-        return send_self(t, signo, SI_TKILL);
+        return send_self(t, signo, SI_TKILL, false);
     }
     host::call(
         libc::SYS_tkill,
@@ -248,52 +281,81 @@ pub fn pause(t: &mut Task, _a: &Args) -> SysResult {
     Err(Errno::EINTR)
 }
 
-/// rt_sigtimedwait(2).
+/// rt_sigtimedwait(2): a signal from the driver's queue, else one the
+/// host kernel holds pending for this thread (the waited-for signals are
+/// blocked, so they wait there).
 pub fn rt_sigtimedwait(t: &mut Task, a: &Args) -> SysResult {
     if a[3] != SIGSET_SIZE {
         return Err(Errno::EINVAL);
     }
     let set =
         t.read_u64(a[0])? & !(crate::signal::bit(sig::SIGKILL) | crate::signal::bit(sig::SIGSTOP));
-    let deadline = if a[2] == 0 {
-        None
-    } else {
-        let mut ts = [0u8; 16];
-        t.read_bytes(a[2], &mut ts)?;
-        let sec = i64::from_le_bytes(ts[..8].try_into().unwrap_or_default());
-        let nsec = i64::from_le_bytes(ts[8..].try_into().unwrap_or_default());
-        if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
-            return Err(Errno::EINVAL);
+    drain_host(t);
+    if let Some(p) = t.signals.take_from(set) {
+        if a[1] != 0 {
+            t.write_bytes(a[1], &p.info)?;
         }
-        Some(std::time::Instant::now() + std::time::Duration::new(sec as u64, nsec as u32))
-    };
-    loop {
-        drain_host(t);
-        if let Some(p) = t.signals.take_from(set) {
-            if a[1] != 0 {
-                t.write_bytes(a[1], &p.info)?;
-            }
-            return Ok(u64::from(p.signo));
-        }
-        // A signal outside the set that a handler will take interrupts.
-        if t.signals.deliverable() {
-            return Err(Errno::EINTR);
-        }
-        let remaining = match deadline {
-            None => None,
-            Some(d) => {
-                let left = d.saturating_duration_since(std::time::Instant::now());
-                if left.is_zero() {
-                    return Err(Errno::EAGAIN);
-                }
-                Some(libc::timespec {
-                    tv_sec: left.as_secs() as i64,
-                    tv_nsec: i64::from(left.subsec_nanos()),
-                })
-            }
-        };
-        hostsig::wait(remaining);
+        return Ok(u64::from(p.signo));
     }
+    let info = t.opt_out_buf(a[1], SIGINFO_SIZE as u64)?;
+    let timeout = t.opt_in_buf(a[2], 16)?;
+    let mut host_set: u64 = (1..=64u32)
+        .filter(|&s| hostsig::routed(s) && set & crate::signal::bit(s) != 0)
+        .fold(0, |m, s| m | crate::signal::bit(s));
+    host::call(
+        libc::SYS_rt_sigtimedwait,
+        &[
+            HostArg::Local((&mut host_set as *mut u64).cast()),
+            info.into(),
+            timeout.into(),
+            8u64.into(),
+        ],
+    )
+}
+
+/// signalfd4(2): a host signalfd. The signals it reports are the ones
+/// pending in the host kernel, which holds every blocked routed signal
+/// (the host thread's mask mirrors the guest's), including ones the
+/// process sends itself.
+pub fn signalfd4(t: &mut Task, a: &Args) -> SysResult {
+    const SFD_CLOEXEC: u64 = 0o2000000;
+    const SFD_NONBLOCK: u64 = 0o4000;
+    if a[2] != SIGSET_SIZE || a[3] & !(SFD_CLOEXEC | SFD_NONBLOCK) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let mask = t.read_u64(a[1])?;
+    let mut host_mask: u64 = (1..=64u32)
+        .filter(|&s| hostsig::routed(s) && mask & crate::signal::bit(s) != 0)
+        .fold(0, |m, s| m | crate::signal::bit(s));
+    let local = HostArg::Local((&mut host_mask as *mut u64).cast());
+    if a[0] as i32 != -1 {
+        let fd = t.fds.host(a[0])?;
+        host::call(
+            libc::SYS_signalfd4,
+            &[
+                HostArg::Fd(fd),
+                local,
+                8u64.into(),
+                (a[3] & SFD_NONBLOCK).into(),
+            ],
+        )?;
+        return Ok(u64::from(a[0] as u32));
+    }
+    let fd = host::call(
+        libc::SYS_signalfd4,
+        &[
+            HostArg::Int(u64::MAX),
+            local,
+            8u64.into(),
+            (a[3] | SFD_CLOEXEC).into(),
+        ],
+    )?;
+    super::fs::install(t, fd, a[3] & SFD_CLOEXEC != 0)
+}
+
+/// signalfd(2).
+pub fn signalfd(t: &mut Task, a: &Args) -> SysResult {
+    signalfd4(t, &Args([a[0], a[1], a[2], 0, 0, 0]))
 }
 
 /// rt_sigreturn(2): restores the registers, mask, FPU state and alternate

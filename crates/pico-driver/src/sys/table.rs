@@ -284,6 +284,8 @@ pub static TABLE: &[Entry] = &[
     e(nr::RT_SIGSUSPEND, &[Ptr, Uint], Plain(signal::rt_sigsuspend)),
     e(nr::PAUSE, &[], Plain(signal::pause)),
     e(nr::RT_SIGTIMEDWAIT, &[Ptr, Ptr, Ptr, Uint], Plain(signal::rt_sigtimedwait)),
+    e(nr::SIGNALFD, &[Fd, Ptr, Uint], Plain(signal::signalfd)),
+    e(nr::SIGNALFD4, &[Fd, Ptr, Uint, Hex], Plain(signal::signalfd4)),
     e(nr::RT_SIGQUEUEINFO, &[Int, Signal, Ptr], Plain(signal::rt_sigqueueinfo)),
     e(nr::RT_TGSIGQUEUEINFO, &[Int, Int, Signal, Ptr], Plain(signal::rt_tgsigqueueinfo)),
     e(nr::ALARM, &[Uint], Plain(signal::alarm)),
