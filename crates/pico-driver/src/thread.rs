@@ -131,20 +131,82 @@ pub fn spawn(
     Ok(u64::from(tid))
 }
 
-/// A thread ends (exit(2)): clears and wakes its CLEARTID word; the
-/// process ends with it if it was the last thread.
+const FUTEX_WAITERS: u32 = 0x8000_0000;
+const FUTEX_OWNER_DIED: u32 = 0x4000_0000;
+const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
+/// Longest robust list walked, as the kernel's ROBUST_LIST_LIMIT.
+const ROBUST_LIST_LIMIT: usize = 2048;
+
+/// Marks one robust futex owned by the dying thread as OWNER_DIED and
+/// wakes a waiter, as the kernel's handle_futex_death does.
+fn futex_death(t: &Task, word_addr: u64) {
+    let mut b = [0u8; 4];
+    if t.read_bytes(word_addr, &mut b).is_err() {
+        return;
+    }
+    let word = u32::from_le_bytes(b);
+    if word & FUTEX_TID_MASK != t.tid {
+        return;
+    }
+    let new = (word & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
+    if t.write_bytes(word_addr, &new.to_le_bytes()).is_err() {
+        return;
+    }
+    if word & FUTEX_WAITERS != 0 {
+        wake(t, word_addr);
+    }
+}
+
+fn wake(t: &Task, addr: u64) {
+    if let Ok(word) = GuestBuf::new(&t.vm.memory(), addr, 4, pico_vm::Access::Read) {
+        let _ = host::call(
+            libc::SYS_futex,
+            &[word.into(), FUTEX_WAKE.into(), 1u64.into(), HostArg::Int(0)],
+        );
+    }
+}
+
+/// Walks the thread's robust mutex list (set_robust_list): every lock it
+/// still holds is marked OWNER_DIED so the next locker learns of it.
+fn release_robust_list(t: &Task) {
+    if t.robust_list == 0 {
+        return;
+    }
+    let (Ok(first), Ok(offset), Ok(pending)) = (
+        t.read_u64(t.robust_list),
+        t.read_u64(t.robust_list + 8),
+        t.read_u64(t.robust_list + 16),
+    ) else {
+        return;
+    };
+    // Entries may carry a PI flag in bit 0.
+    let mut entry = first;
+    for _ in 0..ROBUST_LIST_LIMIT {
+        if entry == t.robust_list {
+            break;
+        }
+        let Ok(next) = t.read_u64(entry & !1) else {
+            break;
+        };
+        if entry != pending {
+            futex_death(t, (entry & !1).wrapping_add(offset));
+        }
+        entry = next;
+    }
+    if pending != 0 {
+        futex_death(t, (pending & !1).wrapping_add(offset));
+    }
+}
+
+/// A thread ends (exit(2)): releases its robust mutexes, clears and wakes
+/// its CLEARTID word; the process ends with it if it was the last thread.
 pub fn exit(t: &mut Task, code: i32) -> Option<Outcome> {
+    release_robust_list(t);
     if t.clear_child_tid != 0
         && t.write_bytes(t.clear_child_tid, &0u32.to_le_bytes())
             .is_ok()
     {
-        if let Ok(word) = GuestBuf::new(&t.vm.memory(), t.clear_child_tid, 4, pico_vm::Access::Read)
-        {
-            let _ = host::call(
-                libc::SYS_futex,
-                &[word.into(), FUTEX_WAKE.into(), 1u64.into(), HostArg::Int(0)],
-            );
-        }
+        wake(t, t.clear_child_tid);
     }
     t.threads.exit().then_some(Outcome::Exited(code & 0xff))
 }
