@@ -71,7 +71,8 @@ pub fn user_data_segment() -> kvm_segment {
 
 /// System registers for running user code. `has_fsgsbase`: enable user
 /// `wrfsbase` & co. as Linux does where the CPU has them.
-pub fn initial_sregs(mut s: kvm_sregs, has_fsgsbase: bool) -> kvm_sregs {
+/// `slot` is the vCPU's slot in the kernel area (its GDT and TSS).
+pub fn initial_sregs(mut s: kvm_sregs, has_fsgsbase: bool, slot: u64) -> kvm_sregs {
     s.cs = user_code_segment();
     s.ss = user_data_segment();
     s.ds = user_data_segment();
@@ -79,14 +80,14 @@ pub fn initial_sregs(mut s: kvm_sregs, has_fsgsbase: bool) -> kvm_sregs {
     s.fs = user_data_segment();
     s.gs = user_data_segment();
     s.tr = kvm_segment {
-        base: kernel_addr(kpage::TSS),
+        base: kernel_addr(slot + kpage::SLOT_TSS),
         limit: TSS_SIZE as u32 - 1,
         selector: selector::TSS,
         type_: 11, // busy 64-bit TSS
         present: 1,
         ..Default::default()
     };
-    s.gdt.base = kernel_addr(kpage::GDT);
+    s.gdt.base = kernel_addr(slot);
     s.gdt.limit = 9 * 8 - 1;
     s.idt.base = kernel_addr(kpage::IDT);
     s.idt.limit = 32 * 16 - 1;

@@ -1,10 +1,10 @@
 //! GDT, IDT and TSS contents, as bytes for the kernel area. Pure.
 
-use crate::layout::{kernel_addr, kpage, selector, EXCEPTION_VECTORS, SYSCALL_PORT};
+use crate::layout::{selector, EXCEPTION_VECTORS, SYSCALL_PORT};
 
-/// GDT entries, indexed by selector / 8. The TSS descriptor takes two slots.
-pub fn gdt() -> [u64; 9] {
-    let tss_base = kernel_addr(kpage::TSS);
+/// GDT entries, indexed by selector / 8, for a vCPU whose TSS is at
+/// `tss_base`. The TSS descriptor takes two entries.
+pub fn gdt(tss_base: u64) -> [u64; 9] {
     let tss_limit = TSS_SIZE as u64 - 1;
     let tss_low = (tss_limit & 0xffff)
         | ((tss_base & 0xff_ffff) << 16)
@@ -34,10 +34,9 @@ pub const TSS_SIZE: usize = TSS_BASE_SIZE + 32 + 1;
 /// still at CPL 3 (PVM), the trampoline's `out` needs that permission; any
 /// other ring-3 port access faults. (A ring-3 `out` to the syscall port from
 /// anywhere but the trampoline is recognised by its rip and treated as #GP.)
-pub fn tss() -> [u8; TSS_SIZE] {
+pub fn tss(rsp0: u64) -> [u8; TSS_SIZE] {
     let mut tss = [0xffu8; TSS_SIZE];
     tss[..TSS_BASE_SIZE].fill(0);
-    let rsp0 = kernel_addr(kpage::EXCEPTION_STACK_TOP);
     tss[4..12].copy_from_slice(&rsp0.to_le_bytes());
     tss[102..104].copy_from_slice(&(TSS_BASE_SIZE as u16).to_le_bytes());
     let port = usize::from(SYSCALL_PORT);
@@ -77,21 +76,22 @@ pub fn has_error_code(vector: u8) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::layout::kernel_addr;
 
     #[test]
     fn tss_descriptor_points_at_the_tss() {
-        let g = gdt();
+        let g = gdt(kernel_addr(0x12800));
         let low = g[(selector::TSS / 8) as usize];
         let high = g[(selector::TSS / 8) as usize + 1];
         let base = ((low >> 16) & 0xff_ffff) | (((low >> 56) & 0xff) << 24) | (high << 32);
-        assert_eq!(base, kernel_addr(kpage::TSS));
+        assert_eq!(base, kernel_addr(0x12800));
         assert_eq!(low & 0xffff, TSS_SIZE as u64 - 1);
         assert_eq!((low >> 40) & 0xff, 0x89);
     }
 
     #[test]
     fn user_selectors_have_dpl3_and_long_mode() {
-        let g = gdt();
+        let g = gdt(0);
         let code = g[(selector::USER_CODE / 8) as usize];
         assert_eq!((code >> 45) & 3, 3, "DPL");
         assert_eq!((code >> 53) & 1, 1, "L bit");
@@ -113,7 +113,7 @@ mod tests {
 
     #[test]
     fn io_bitmap_allows_only_the_syscall_port() {
-        let t = tss();
+        let t = tss(0x1000);
         let allowed: Vec<usize> = (0..256)
             .filter(|p| t[TSS_BASE_SIZE + p / 8] & (1 << (p % 8)) == 0)
             .collect();

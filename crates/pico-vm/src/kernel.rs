@@ -5,7 +5,7 @@ use std::io;
 use std::sync::Arc;
 
 use crate::descriptors;
-use crate::layout::{kernel_addr, kpage, KERNEL_SIZE};
+use crate::layout::{kernel_addr, kpage, vcpu_slot, KERNEL_SIZE};
 use crate::paging;
 use crate::trampoline::trampoline;
 
@@ -41,12 +41,6 @@ impl KernelArea {
         for (offset, entry) in paging::build() {
             area.write(offset, &entry.to_le_bytes());
         }
-        let gdt: Vec<u8> = descriptors::gdt()
-            .iter()
-            .flat_map(|e| e.to_le_bytes())
-            .collect();
-        area.write(kpage::GDT, &gdt);
-        area.write(kpage::TSS, &descriptors::tss());
         let t = trampoline();
         area.write(kpage::TRAMPOLINE, t.bytes);
         let stub =
@@ -57,6 +51,24 @@ impl KernelArea {
 
     pub fn host_addr(&self) -> u64 {
         self.host as u64
+    }
+
+    /// Writes vCPU `id`'s GDT, TSS and page mappings (idempotent).
+    pub fn prepare_vcpu_slot(&self, id: u64) {
+        let slot = vcpu_slot(id);
+        let tss_base = kernel_addr(slot + kpage::SLOT_TSS);
+        let gdt: Vec<u8> = descriptors::gdt(tss_base)
+            .iter()
+            .flat_map(|e| e.to_le_bytes())
+            .collect();
+        self.write(slot, &gdt);
+        self.write(
+            slot + kpage::SLOT_TSS,
+            &descriptors::tss(kernel_addr(slot + kpage::VCPU_SLOT_SIZE)),
+        );
+        for (offset, entry) in paging::slot_mappings(slot) {
+            self.write(offset, &entry.to_le_bytes());
+        }
     }
 
     /// Makes window GiB `gib` reachable through page directory number `n`.

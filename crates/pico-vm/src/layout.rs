@@ -35,18 +35,19 @@ pub mod kpage {
     pub const PDPT_KERNEL: u64 = 0x3000;
     pub const PD_KERNEL: u64 = 0x4000;
     pub const PT_KERNEL: u64 = 0x5000;
-    /// Descriptor tables and the task-state segment.
-    pub const GDT: u64 = 0x6000;
+    /// The interrupt descriptor table, shared by all vCPUs.
     pub const IDT: u64 = 0x7000;
-    pub const TSS: u64 = 0x8000;
     /// The trampoline: user read + execute, never writable.
     pub const TRAMPOLINE: u64 = 0x9000;
-    /// Exception stack: two pages, supervisor only; the CPU pushes the
-    /// exception frame at its top.
-    pub const EXCEPTION_STACK: u64 = 0xa000;
-    pub const EXCEPTION_STACK_TOP: u64 = 0xc000;
-    /// First page past the mapped kernel pages.
-    pub const END: u64 = 0xc000;
+    /// First page past the shared kernel pages.
+    pub const END: u64 = 0xa000;
+    /// Per-vCPU slots: each vCPU has its own GDT and TSS (page 0 of its
+    /// slot) and exception stack (page 1), so two threads faulting at once
+    /// do not write their exception frames over each other.
+    pub const VCPU_SLOTS: u64 = 0x10000;
+    pub const VCPU_SLOT_SIZE: u64 = 0x2000;
+    /// Offset of the TSS within a slot's first page.
+    pub const SLOT_TSS: u64 = 0x800;
     /// Pool of page directories for the window, one per GiB in use.
     pub const DIRECTORIES: u64 = 0x10_0000;
     pub const DIRECTORIES_END: u64 = super::KERNEL_SIZE;
@@ -68,6 +69,15 @@ pub mod selector {
     pub const USER_DATA: u16 = 0x2b;
     pub const USER_CODE: u16 = 0x33;
     pub const TSS: u16 = 0x38;
+}
+
+/// How many vCPUs get a slot of their own; more share slots round-robin
+/// (only their concurrent exceptions could then collide).
+pub const VCPU_SLOT_COUNT: u64 = (kpage::DIRECTORIES - kpage::VCPU_SLOTS) / kpage::VCPU_SLOT_SIZE;
+
+/// Kernel-area offset of vCPU `id`'s slot.
+pub const fn vcpu_slot(id: u64) -> u64 {
+    kpage::VCPU_SLOTS + (id % VCPU_SLOT_COUNT) * kpage::VCPU_SLOT_SIZE
 }
 
 /// Guest-physical address of a kernel-area page.

@@ -25,15 +25,33 @@ pub enum KernelPage {
     UserCode,
 }
 
-/// The kernel-area pages that get a virtual mapping, with their kind.
-pub const KERNEL_MAPPINGS: [(u64, KernelPage); 6] = [
-    (kpage::GDT, KernelPage::Data),
+/// The shared kernel-area pages that get a virtual mapping, with their kind.
+pub const KERNEL_MAPPINGS: [(u64, KernelPage); 2] = [
     (kpage::IDT, KernelPage::Data),
-    (kpage::TSS, KernelPage::Data),
     (kpage::TRAMPOLINE, KernelPage::UserCode),
-    (kpage::EXCEPTION_STACK, KernelPage::Data),
-    (kpage::EXCEPTION_STACK + PAGE_SIZE, KernelPage::Data),
 ];
+
+/// The leaf entry that maps kernel-area page `offset` as `kind`.
+fn kernel_leaf(offset: u64, kind: KernelPage) -> TableWrite {
+    let flags = match kind {
+        KernelPage::Data => PRESENT | WRITABLE | NO_EXECUTE,
+        KernelPage::UserCode => PRESENT | USER,
+    };
+    let pt_index = (offset / PAGE_SIZE) & 511;
+    (
+        kpage::PT_KERNEL + 8 * pt_index,
+        (KERNEL_BASE + offset) | flags,
+    )
+}
+
+/// Entries mapping a vCPU slot's two pages (descriptors, exception stack),
+/// supervisor-only. Filling never-present entries is seen at once.
+pub fn slot_mappings(slot: u64) -> [TableWrite; 2] {
+    [
+        kernel_leaf(slot, KernelPage::Data),
+        kernel_leaf(slot + PAGE_SIZE, KernelPage::Data),
+    ]
+}
 
 /// One 8-byte write into the kernel area: `(offset from KERNEL_BASE, value)`.
 pub type TableWrite = (u64, u64);
@@ -183,7 +201,10 @@ mod tests {
     #[test]
     fn descriptor_tables_are_supervisor_only() {
         let t = tables();
-        for page in [kpage::GDT, kpage::IDT, kpage::TSS, kpage::EXCEPTION_STACK] {
+        let mut t = t;
+        t.extend(slot_mappings(crate::layout::vcpu_slot(3)));
+        let slot = crate::layout::vcpu_slot(3);
+        for page in [kpage::IDT, slot, slot + PAGE_SIZE] {
             let va = KERNEL_BASE + page;
             assert_eq!(
                 walk(&t, va),

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use kvm_bindings::{kvm_regs, kvm_sregs, kvm_xcrs, CpuId, Msrs};
-use kvm_ioctls::{Kvm, SyncReg, VcpuExit, VcpuFd};
+use kvm_ioctls::{SyncReg, VcpuExit, VcpuFd};
 
 use crate::cpu;
 use crate::descriptors::has_error_code;
@@ -91,23 +91,26 @@ pub struct Vcpu {
     lstar: u64,
     exception_stubs: u64,
     stub_size: u64,
+    /// This vCPU's slot in the kernel area (GDT, TSS, exception stack).
+    slot: u64,
 }
 
 impl Vcpu {
     pub(crate) fn new(
         fd: VcpuFd,
-        kvm: &Kvm,
+        id: u64,
         cpuid: &CpuId,
         kernel: Arc<KernelArea>,
         features: Features,
         rip: u64,
         rsp: u64,
     ) -> Result<Vcpu, VmError> {
-        let _ = kvm;
+        let slot = crate::layout::vcpu_slot(id);
+        kernel.prepare_vcpu_slot(id);
         fd.set_cpuid2(cpuid)
             .map_err(VmError::kvm("KVM_SET_CPUID2"))?;
         let sregs = fd.get_sregs().map_err(VmError::kvm("KVM_GET_SREGS"))?;
-        fd.set_sregs(&cpu::initial_sregs(sregs, cpu::has_fsgsbase(cpuid)))
+        fd.set_sregs(&cpu::initial_sregs(sregs, cpu::has_fsgsbase(cpuid), slot))
             .map_err(VmError::kvm("KVM_SET_SREGS"))?;
         let t = trampoline();
         let lstar = kernel_addr(kpage::TRAMPOLINE) + t.syscall_entry;
@@ -144,6 +147,7 @@ impl Vcpu {
             lstar,
             exception_stubs: kernel_addr(kpage::TRAMPOLINE) + t.exceptions,
             stub_size: t.stub_size,
+            slot,
         };
         if vcpu.sync {
             vcpu.fd.set_sync_valid_reg(SyncReg::Register);
@@ -373,7 +377,7 @@ impl Vcpu {
 
     /// Reads the frame the CPU pushed on the exception stack.
     fn exception(&mut self, vector: u8) -> Result<Exit, VmError> {
-        let top = kpage::EXCEPTION_STACK_TOP;
+        let top = self.slot + kpage::VCPU_SLOT_SIZE;
         let words = if has_error_code(vector) { 6 } else { 5 };
         let word = |i: u64| self.kernel.read_u64(top - 8 * words + 8 * i);
         let (error_code, frame) = if words == 6 {

@@ -129,7 +129,7 @@ impl Vm {
             .map_err(VmError::kvm("KVM_CREATE_VCPU"))?;
         Vcpu::new(
             fd,
-            &self.kvm,
+            id,
             &self.cpuid,
             self.kernel.clone(),
             self.features,
