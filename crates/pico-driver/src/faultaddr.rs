@@ -15,7 +15,7 @@ pub fn accesses(
     regs: &kvm_regs,
     fs_base: u64,
     gs_base: u64,
-) -> Vec<(u64, bool)> {
+) -> Vec<(u64, u64, bool)> {
     let mut decoder = Decoder::with_ip(64, code, rip, DecoderOptions::NONE);
     let instr = decoder.decode();
     if instr.is_invalid() {
@@ -59,7 +59,8 @@ pub fn accesses(
                     | OpAccess::CondWrite
                     | OpAccess::ReadCondWrite
             );
-            m.virtual_address(0, reg).map(|addr| (addr, write))
+            m.virtual_address(0, reg)
+                .map(|addr| (addr, m.memory_size().size() as u64, write))
         })
         .collect()
 }
@@ -76,7 +77,10 @@ mod tests {
             rax: 0x1000,
             ..Default::default()
         };
-        assert_eq!(accesses(&code, 0x400000, &regs, 0, 0), vec![(0x1010, true)]);
+        assert_eq!(
+            accesses(&code, 0x400000, &regs, 0, 0),
+            vec![(0x1010, 4, true)]
+        );
     }
 
     #[test]
@@ -85,13 +89,13 @@ mod tests {
         let code = [0x64, 0x48, 0x8b, 0x04, 0x25, 0x28, 0x00, 0x00, 0x00];
         assert_eq!(
             accesses(&code, 0, &kvm_regs::default(), 0x7000, 0),
-            vec![(0x7028, false)]
+            vec![(0x7028, 8, false)]
         );
         // mov eax, [rip+0x100] (6 bytes): relative to the next instruction
         let code = [0x8b, 0x05, 0x00, 0x01, 0x00, 0x00];
         assert_eq!(
             accesses(&code, 0x400000, &kvm_regs::default(), 0, 0),
-            vec![(0x400106, false)]
+            vec![(0x400106, 4, false)]
         );
     }
 

@@ -414,12 +414,11 @@ pub fn exit_now(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
-/// Whether the file may be executed by this user (execve's EACCES check).
-pub fn executable(path: &std::path::Path) -> bool {
+/// Whether the file may be executed by this user, as execve checks it:
+/// the host's errno when not.
+pub fn check_executable(path: &std::path::Path) -> Result<(), Errno> {
     use std::os::unix::ffi::OsStrExt;
-    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
-        return false;
-    };
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(|_| Errno::EINVAL)?;
     call(
         libc::SYS_faccessat2,
         &[
@@ -429,7 +428,7 @@ pub fn executable(path: &std::path::Path) -> bool {
             0u64.into(),
         ],
     )
-    .is_ok()
+    .map(|_| ())
 }
 
 /// This host thread's id.

@@ -7,9 +7,11 @@
 //!
 //! Not caught: SIGKILL and SIGSTOP (cannot be), the synchronous fault
 //! signals (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP: guest faults arrive as
-//! VM exits, and a host one means picorun itself crashed), SIGPIPE (host
-//! writes return EPIPE and the driver raises the guest's SIGPIPE), and the
-//! two real-time signals libc reserves (32, 33).
+//! VM exits, and a host one means picorun itself crashed) and SIGPIPE (host
+//! writes return EPIPE and the driver raises the guest's SIGPIPE). The two
+//! real-time signals libc reserves (32, 33: a guest libc's thread
+//! cancellation and set*id broadcast) are caught too, installed with a raw
+//! rt_sigaction since picorun's own libc refuses them; picorun uses neither.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -34,7 +36,7 @@ thread_local! {
 
 /// Whether picorun routes host signal `signo` to the guest.
 pub fn routed(signo: u32) -> bool {
-    !matches!(signo, 0 | 9 | 19 | 11 | 7 | 4 | 8 | 5 | 13 | 32 | 33) && signo <= 64
+    !matches!(signo, 0 | 9 | 19 | 11 | 7 | 4 | 8 | 5 | 13) && signo <= 64
 }
 
 extern "C" fn catcher(signo: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut libc::c_void) {
@@ -64,20 +66,49 @@ extern "C" fn catcher(signo: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut
     }
 }
 
+// The return path of the catcher when it is installed with a raw
+// rt_sigaction: the kernel requires a restorer (SA_RESTORER) on x86-64.
+std::arch::global_asm!(
+    ".pushsection .text.pico_host_restorer, \"ax\"",
+    ".globl pico_host_restorer",
+    "pico_host_restorer:",
+    "mov $15, %eax",
+    "syscall",
+    ".popsection",
+    options(att_syntax)
+);
+
+extern "C" {
+    fn pico_host_restorer();
+}
+
 /// Routes `signo` to the guest: installs the catcher (no SA_RESTART, so
-/// blocking host calls return EINTR and the driver decides).
+/// blocking host calls return EINTR and the driver decides), every signal
+/// blocked while it runs.
 pub fn catch(signo: u32) {
     if !routed(signo) {
         return;
     }
-    // SAFETY: installs an SA_SIGINFO handler that only performs atomic
-    // stores; the sigaction struct is fully initialised.
+    const SA_SIGINFO: u64 = 4;
+    const SA_RESTORER: u64 = 0x0400_0000;
+    // The kernel's struct sigaction on x86-64.
+    let action: [u64; 4] = [
+        catcher as *const () as u64,
+        SA_SIGINFO | SA_RESTORER,
+        pico_host_restorer as *const () as u64,
+        u64::MAX,
+    ];
+    // SAFETY: installs an SA_SIGINFO handler that only performs atomic and
+    // thread-local stores, with a restorer that issues rt_sigreturn; the
+    // struct is the kernel's layout and lives across the call.
     unsafe {
-        let mut sa: libc::sigaction = std::mem::zeroed();
-        sa.sa_sigaction = catcher as *const () as usize;
-        sa.sa_flags = libc::SA_SIGINFO;
-        libc::sigfillset(&mut sa.sa_mask);
-        libc::sigaction(signo as i32, &sa, std::ptr::null_mut());
+        libc::syscall(
+            libc::SYS_rt_sigaction,
+            signo as libc::c_long,
+            action.as_ptr(),
+            std::ptr::null::<u64>(),
+            8,
+        );
     }
 }
 

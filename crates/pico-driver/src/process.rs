@@ -203,13 +203,17 @@ impl Process {
             mem.read(regs.rip, &mut code).ok()?;
             let (fs, gs) = (t.vcpu.fs_base().unwrap_or(0), t.vcpu.gs_base().unwrap_or(0));
             let accesses = crate::faultaddr::accesses(&code, regs.rip, &regs, fs, gs);
-            accesses.iter().find_map(|&(a, write)| {
+            accesses.iter().find_map(|&(a, size, write)| {
+                // The first byte the guest may not access, as the CPU
+                // reports it (a store straddling into an unmapped page
+                // faults at that page).
                 let access = if write {
                     pico_vm::Access::Write
                 } else {
                     pico_vm::Access::Read
                 };
-                mem.check(a, 1, access).is_err().then_some(a)
+                let ok = mem.accessible_len(a, size.max(1), access);
+                (ok < size.max(1)).then_some(a + ok)
             })
         });
         let Some(addr) = addr else {
@@ -264,7 +268,7 @@ impl Process {
             Ok(Flow::Return(v)) => Ok(v),
             Err(e) => Err(e),
         };
-        if value == Err(Errno::EINTR) && restarts(t, nr) {
+        if value == Err(Errno::EINTR) && restarts(t, nr, &args) {
             // Re-execute the `syscall` instruction once the signal is dealt
             // with (no handler ran, or it has SA_RESTART).
             t.vcpu.finish_syscall(nr)?;
@@ -378,7 +382,7 @@ impl Process {
 /// Whether a syscall that the host interrupted with EINTR is restarted: when
 /// no handler will run, always (Linux restarts transparently); when one
 /// will, only with SA_RESTART and for syscalls Linux restarts.
-fn restarts(t: &mut Task, nr: u64) -> bool {
+fn restarts(t: &mut Task, nr: u64, args: &Args) -> bool {
     for (signo, info) in hostsig::take() {
         t.signals.enqueue(signo, info);
     }
@@ -396,12 +400,17 @@ fn restarts(t: &mut Task, nr: u64) -> bool {
         sysno::PAUSE,
         sysno::RT_SIGTIMEDWAIT,
     ];
+    // A futex wait with a timeout is never restarted after a handler
+    // (Linux's ERESTART_RESTARTBLOCK).
+    let timed_futex_wait = nr == sysno::FUTEX && matches!(args[1] & 0x7f, 0 | 9) && args[3] != 0;
     match t.signals.next_handler() {
         None => !matches!(
             nr,
             sysno::RT_SIGSUSPEND | sysno::PAUSE | sysno::RT_SIGTIMEDWAIT
         ),
-        Some(act) => act.flags & sig::SA_RESTART != 0 && !NEVER_RESTARTED.contains(&nr),
+        Some(act) => {
+            act.flags & sig::SA_RESTART != 0 && !NEVER_RESTARTED.contains(&nr) && !timed_futex_wait
+        }
     }
 }
 

@@ -34,6 +34,7 @@ const CLONE_PARENT_SETTID: u64 = 0x100000;
 const CLONE_CHILD_CLEARTID: u64 = 0x200000;
 const CLONE_CHILD_SETTID: u64 = 0x1000000;
 const SIGCHLD: u64 = 17;
+const AT_FDCWD: u64 = -100i64 as u64;
 /// execve: longest argument or environment string, and all of them.
 const MAX_ARG_STRLEN: usize = 32 * 4096;
 const ARG_MAX: usize = 2 << 20;
@@ -202,13 +203,9 @@ fn exec_program(
     argv: Vec<OsString>,
     envp: Vec<OsString>,
 ) -> Result<Flow, Errno> {
-    if !crate::host::executable(&program) {
-        return Err(if program.exists() {
-            Errno::EACCES
-        } else {
-            Errno::ENOENT
-        });
-    }
+    // The host's own answer gives Linux's errno (ENOENT, ENOTDIR, EACCES,
+    // ELOOP, ENAMETOOLONG, ...).
+    crate::host::check_executable(&program)?;
     if t.threads.live() > 1 {
         log::warn!("execve from a process with several threads is not supported yet");
         return Err(Errno::ENOSYS);
@@ -242,17 +239,34 @@ pub fn execve(t: &mut Task, a: &Args) -> Result<Flow, Errno> {
     let path = t.path(a[0])?;
     let argv = string_array(t, a[1])?;
     let envp = string_array(t, a[2])?;
-    let program = PathBuf::from(OsString::from_vec(path.into_bytes()));
+    // `/proc/self/exe`, `/dev/fd/N` and friends name the guest's files.
+    let resolved = crate::procfs::resolve(t, AT_FDCWD, &path, true)?;
+    let bytes = resolved
+        .host_path()
+        .map_or_else(|| path.as_bytes().to_vec(), |p| p.to_bytes().to_vec());
+    let program = PathBuf::from(OsString::from_vec(bytes));
     exec_program(t, program, argv, envp)
 }
 
 /// execveat(2).
 pub fn execveat(t: &mut Task, a: &Args) -> Result<Flow, Errno> {
     const AT_EMPTY_PATH: u64 = 0x1000;
+    const AT_SYMLINK_NOFOLLOW: u64 = 0x100;
+    if a[4] & !(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0 {
+        return Err(Errno::EINVAL);
+    }
     let path = t.path(a[1])?;
     let argv = string_array(t, a[2])?;
     let envp = string_array(t, a[3])?;
+    let resolved = crate::procfs::resolve(t, a[0], &path, a[4] & AT_SYMLINK_NOFOLLOW == 0)?;
+    if let Some(host_path) = resolved.host_path() {
+        let program = PathBuf::from(OsString::from_vec(host_path.to_bytes().to_vec()));
+        return exec_program(t, program, argv, envp);
+    }
     let bytes = path.into_bytes();
+    if bytes.is_empty() && a[4] & AT_EMPTY_PATH == 0 {
+        return Err(Errno::ENOENT);
+    }
     let program = if bytes.is_empty() && a[4] & AT_EMPTY_PATH != 0 {
         PathBuf::from(format!("/proc/self/fd/{}", t.fds.host(a[0])?))
     } else if bytes.first() == Some(&b'/') || a[0] as i32 == -100 {
@@ -261,6 +275,11 @@ pub fn execveat(t: &mut Task, a: &Args) -> Result<Flow, Errno> {
         PathBuf::from(format!("/proc/self/fd/{}", t.fds.host(a[0])?))
             .join(OsString::from_vec(bytes))
     };
+    if a[4] & AT_SYMLINK_NOFOLLOW != 0
+        && std::fs::symlink_metadata(&program).is_ok_and(|m| m.file_type().is_symlink())
+    {
+        return Err(Errno::ELOOP);
+    }
     exec_program(t, program, argv, envp)
 }
 
