@@ -209,6 +209,8 @@ fn exec(build: Build) {
                 "  [reexec] env \"WITH_EQ=a=b\"",
                 "  [reexec] same pid 1",
                 "  [reexec] cwd is DIR 1, umask 027",
+                "  [reexec] env \"HOW=proc-self-exe\"",
+                "execve /proc/self/exe: exited 0",
                 "execve nonexistent path: rc -1 ENOENT",
                 "execve directory: rc -1 EACCES",
                 "execve non-executable file: rc -1 EACCES",
