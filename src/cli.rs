@@ -73,7 +73,7 @@ pub fn run(command: &[OsString], options: &Options) -> ExitCode {
     if let Some(table) = process.stats_table() {
         eprint!("{table}");
     }
-    drop(process);
+    process.release();
     match outcome {
         Outcome::Exited(code) => ExitCode::from(code as u8),
         Outcome::Signaled(signo) => pico_driver::host::die_by_signal(signo),

@@ -128,6 +128,11 @@ pub fn set_kick(handle: pico_vm::KickHandle) {
     KICK.with(|k| k.set(handle.as_ptr()));
 }
 
+/// Forgets this thread's vCPU (it is going away).
+pub fn clear_kick() {
+    KICK.with(|k| k.set(std::ptr::null_mut()));
+}
+
 /// Takes the signals this thread caught since the last call, with their
 /// siginfo.
 pub fn take() -> Vec<(u32, [u8; SIGINFO_SIZE])> {

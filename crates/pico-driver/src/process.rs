@@ -3,6 +3,7 @@
 //! a signal, or the end — and signal delivery between exits.
 
 use std::ffi::OsString;
+use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -103,6 +104,13 @@ impl Process {
         self.task
     }
 
+    /// Ends the process's use of its vCPU: call before dropping it, so a
+    /// host signal caught meanwhile does not kick a vCPU that is gone.
+    pub fn release(self) {
+        hostsig::clear_kick();
+        drop(self);
+    }
+
     /// Runs the guest to its end. If the main thread exits while other
     /// threads run, this thread waits: the last thread ends the process.
     pub fn run(&mut self) -> Result<Outcome, VmError> {
@@ -166,12 +174,12 @@ impl Process {
                     None
                 }
                 Exit::MemoryFault { addr } => {
-                    let (code, addr) = self.fault_address(addr);
+                    let (signo, code, addr) = self.fault_address(addr);
                     log::debug!(
                         "guest memory fault at {addr:#x}, rip {:#x}",
                         self.task.vcpu.regs().rip
                     );
-                    self.task.force(sig::SIGSEGV, code, addr);
+                    self.task.force(signo, code, addr);
                     None
                 }
                 Exit::Shutdown => {
@@ -190,44 +198,54 @@ impl Process {
         Ok(None)
     }
 
-    /// si_code and si_addr of a memory fault: the address KVM gave, or the
-    /// one the instruction at rip was denied (decoded), and whether
-    /// anything is mapped there (SEGV_ACCERR) or not (SEGV_MAPERR).
-    fn fault_address(&mut self, known: Option<u64>) -> (i32, u64) {
+    /// Signal, si_code and si_addr of a memory fault: the address KVM
+    /// gave, or the one the instruction at rip was denied (decoded); SIGBUS
+    /// for a file mapping's pages past the end of the file, else SIGSEGV
+    /// with SEGV_ACCERR (something is mapped there) or SEGV_MAPERR.
+    fn fault_address(&mut self, known: Option<u64>) -> (u32, i32, u64) {
         let t = &mut self.task;
-        let addr = known.or_else(|| {
-            let regs = *t.vcpu.regs();
-            let mem = t.vm.memory();
-            let len = mem.accessible_len(regs.rip, 15, pico_vm::Access::Read);
-            let mut code = vec![0u8; len as usize];
-            mem.read(regs.rip, &mut code).ok()?;
-            let (fs, gs) = (t.vcpu.fs_base().unwrap_or(0), t.vcpu.gs_base().unwrap_or(0));
-            let accesses = crate::faultaddr::accesses(&code, regs.rip, &regs, fs, gs);
-            accesses.iter().find_map(|&(a, size, write)| {
-                // The first byte the guest may not access, as the CPU
-                // reports it (a store straddling into an unmapped page
-                // faults at that page).
-                let access = if write {
-                    pico_vm::Access::Write
-                } else {
-                    pico_vm::Access::Read
-                };
-                let ok = mem.accessible_len(a, size.max(1), access);
-                (ok < size.max(1)).then_some(a + ok)
-            })
-        });
-        let Some(addr) = addr else {
-            return (sig::SI_KERNEL, 0);
+        let accesses = match known {
+            Some(addr) => vec![(addr, 1, false)],
+            None => {
+                let regs = *t.vcpu.regs();
+                let mut code = vec![
+                    0u8;
+                    t.vm.memory()
+                        .accessible_len(regs.rip, 15, pico_vm::Access::Read)
+                        as usize
+                ];
+                let _ = t.vm.memory().read(regs.rip, &mut code);
+                let (fs, gs) = (t.vcpu.fs_base().unwrap_or(0), t.vcpu.gs_base().unwrap_or(0));
+                crate::faultaddr::accesses(&code, regs.rip, &regs, fs, gs)
+            }
         };
-        let mapped = t.vm.memory().regions().get(addr).is_some();
-        (
-            if mapped {
-                sig::SEGV_ACCERR
+        let mem = t.vm.memory();
+        for &(addr, size, write) in &accesses {
+            let size = size.max(1);
+            let access = if write {
+                pico_vm::Access::Write
             } else {
-                sig::SEGV_MAPERR
-            },
-            addr,
-        )
+                pico_vm::Access::Read
+            };
+            // The first byte the guest may not access, as the CPU reports it
+            // (a store straddling into an unmapped page faults at that page).
+            let ok = mem.accessible_len(addr, size, access);
+            if ok < size {
+                let at = addr + ok;
+                return match mem.regions().get(at) {
+                    Some(_) => (sig::SIGSEGV, sig::SEGV_ACCERR, at),
+                    None => (sig::SIGSEGV, sig::SEGV_MAPERR, at),
+                };
+            }
+            if let Some(at) = (addr..addr + size)
+                .step_by(PAGE as usize)
+                .chain([addr + size - 1])
+                .find(|&a| past_end_of_file(&mem, a))
+            {
+                return (sig::SIGBUS, sig::BUS_ADRERR, at);
+            }
+        }
+        (sig::SIGSEGV, sig::SI_KERNEL, 0)
     }
 
     /// The `--stats` table, if stats were collected.
@@ -379,6 +397,24 @@ impl Process {
     }
 }
 
+const PAGE: u64 = pico_vm::layout::PAGE_SIZE;
+
+/// Whether `addr` is in a file mapping's pages past the end of its file
+/// (where Linux raises SIGBUS).
+fn past_end_of_file(mem: &pico_vm::Memory, addr: u64) -> bool {
+    let Some((_, _, region)) = mem.regions().get(addr) else {
+        return false;
+    };
+    let Some(mapping) = &region.file else {
+        return false;
+    };
+    let file = &mapping.file;
+    std::fs::metadata(&file.path)
+        .ok()
+        .filter(|m| (m.dev(), m.ino()) == (file.dev, file.ino))
+        .is_some_and(|m| mapping.offset_at(addr) >= m.size().next_multiple_of(PAGE))
+}
+
 /// Whether a syscall that the host interrupted with EINTR is restarted: when
 /// no handler will run, always (Linux restarts transparently); when one
 /// will, only with SA_RESTART and for syscalls Linux restarts.
@@ -441,7 +477,9 @@ fn fault_signal(info: &ExceptionInfo) -> (u32, i32, u64) {
     match info.vector {
         0 => (sig::SIGFPE, sig::FPE_INTDIV, info.rip),
         16 | 19 => (sig::SIGFPE, 0, info.rip),
-        1 | 3 => (sig::SIGTRAP, sig::TRAP_BRKPT, 0),
+        // int3 and single-step: Linux reports SI_KERNEL for int3.
+        3 => (sig::SIGTRAP, sig::SI_KERNEL, 0),
+        1 => (sig::SIGTRAP, sig::TRAP_TRACE, 0),
         6 => (sig::SIGILL, sig::ILL_ILLOPN, info.rip),
         17 => (sig::SIGBUS, sig::BUS_ADRALN, info.cr2),
         14 => {

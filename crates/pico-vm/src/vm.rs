@@ -16,6 +16,20 @@ use crate::memory::Memory;
 use crate::paging::DIRECTORY_SPAN;
 use crate::vcpu::Vcpu;
 
+/// Retries a set-up ioctl a host signal interrupted (picorun's signal
+/// catchers do not use SA_RESTART, so blocking guest syscalls can be
+/// interrupted; set-up must not fail for it).
+fn retry_eintr<T>(
+    mut op: impl FnMut() -> Result<T, kvm_ioctls::Error>,
+) -> Result<T, kvm_ioctls::Error> {
+    loop {
+        match op() {
+            Err(e) if e.errno() == libc::EINTR => continue,
+            other => return other,
+        }
+    }
+}
+
 /// KVM_GET_SUPPORTED_CPUID, filtered, asked once per host process: it is
 /// constant and costs milliseconds on some hosts (4 ms here), which every
 /// exec and fork would otherwise pay.
@@ -72,7 +86,7 @@ impl Vm {
         }
         let sync_regs =
             kvm.check_extension_int(Cap::SyncRegs) & kvm_bindings::KVM_SYNC_X86_REGS as i32 != 0;
-        let fd = kvm.create_vm().map_err(VmError::kvm("KVM_CREATE_VM"))?;
+        let fd = retry_eintr(|| kvm.create_vm()).map_err(VmError::kvm("KVM_CREATE_VM"))?;
         let kernel = KernelArea::new().map_err(|source| VmError::Memory {
             op: "kernel area",
             source,
@@ -123,10 +137,8 @@ impl Vm {
 
     /// Creates vCPU `id`, ready to run ring-3 code at `rip` with stack `rsp`.
     pub fn create_vcpu(&self, id: u64, rip: u64, rsp: u64) -> Result<Vcpu, VmError> {
-        let fd = self
-            .fd
-            .create_vcpu(id)
-            .map_err(VmError::kvm("KVM_CREATE_VCPU"))?;
+        let fd =
+            retry_eintr(|| self.fd.create_vcpu(id)).map_err(VmError::kvm("KVM_CREATE_VCPU"))?;
         Vcpu::new(
             fd,
             id,
@@ -142,10 +154,7 @@ impl Vm {
     /// parent (KVM refuses a VM from another mm). Builds a new VM over this
     /// process's copy-on-write copy of the guest memory and kernel area.
     pub fn renew_after_fork(&mut self) -> Result<(), VmError> {
-        self.fd = self
-            .kvm
-            .create_vm()
-            .map_err(VmError::kvm("KVM_CREATE_VM"))?;
+        self.fd = retry_eintr(|| self.kvm.create_vm()).map_err(VmError::kvm("KVM_CREATE_VM"))?;
         self.add_slot(
             KERNEL_SLOT,
             KERNEL_BASE,
