@@ -54,6 +54,7 @@ per_libc!(
     epoll,
     eventfd_timerfd,
     socketpair,
+    misc_syscalls,
 );
 
 /// Runs fixture `name` both ways in a scratch directory (the cwd of both runs).
@@ -381,4 +382,38 @@ task lists one thread 1
 rewritten argv[0] shows 1
 ";
     assert_eq!(out.stdout_str(), expected);
+}
+
+/// Scheduling, memory locking, file odds and ends, close_range, memfd,
+/// splice/tee/vmsplice, inotify and POSIX timers.
+fn misc_syscalls(v: Variant) {
+    let out = run_in_twins("misc_syscalls", v);
+    assert_clean(&out);
+    let text = out.stdout_str();
+    assert!(text.ends_with("done\n"), "stopped early:\n{text}");
+    for line in [
+        "sched_setaffinity to the current mask = 0",
+        "  cpu is in the affinity mask = 1",
+        "mlock malloc'd buffer = 0",
+        "  resident pages = 0",
+        "  first page resident = 1",
+        "  mtime ns = 250000000",
+        "  size = 8192",
+        "syncfs = 0",
+        "  is a FIFO = 1",
+        "  closed (F_GETFD EBADF) = 3",
+        "  mapping shows the write = 1",
+        "splice pipe to file = 11",
+        "  original still there = 1",
+        "vmsplice into a pipe = 8",
+        "  name created.txt",
+        "  at least 3 expirations = 1",
+        "  si_code SI_TIMER and the value = 1",
+        "timer_gettime deleted: Invalid argument",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in:\n{text}"
+        );
+    }
 }

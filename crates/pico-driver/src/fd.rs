@@ -189,6 +189,28 @@ impl FdTable {
         }
     }
 
+    /// close_range(2) on the table: closes the descriptors numbered
+    /// `first..=last`, or only marks them close-on-exec if `cloexec`, in
+    /// one step other threads cannot interleave with. The host
+    /// descriptors close after the lock is released.
+    pub fn close_range(&self, first: usize, last: usize, cloexec: bool) {
+        let mut closed = Vec::new();
+        {
+            let mut t = self.lock();
+            let end = t.slots.len().min(last.saturating_add(1));
+            for slot in t.slots.iter_mut().take(end).skip(first) {
+                if cloexec {
+                    if let Some(s) = slot.as_mut() {
+                        s.cloexec = true;
+                    }
+                } else if let Some(s) = slot.take() {
+                    closed.push(s);
+                }
+            }
+        }
+        drop(closed);
+    }
+
     /// Guest fds in use, ascending (a snapshot).
     pub fn numbers(&self) -> std::vec::IntoIter<usize> {
         self.lock()
@@ -268,6 +290,21 @@ mod tests {
             ]
         )
         .is_ok());
+    }
+
+    #[test]
+    fn close_range_closes_or_marks() {
+        let t = FdTable::default();
+        for fd in [1, 3, 4, 5, 9] {
+            t.insert_at(fd, devnull()).unwrap();
+        }
+        t.close_range(3, 4, false);
+        assert_eq!(t.numbers().collect::<Vec<_>>(), vec![1, 5, 9]);
+        t.close_range(5, usize::MAX, true);
+        assert!(t.cloexec(5).unwrap() && t.cloexec(9).unwrap());
+        assert!(!t.cloexec(1).unwrap());
+        t.close_range(0, usize::MAX, false);
+        assert_eq!(t.numbers().count(), 0);
     }
 
     #[test]

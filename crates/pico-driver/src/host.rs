@@ -39,6 +39,24 @@ impl GuestBuf {
         GuestBuf::new(mem, addr, usable, access)
     }
 
+    /// A guest range of whole pages the guest has mapped, whatever their
+    /// protection; `ENOMEM` where it has not (as mlock(2) and mincore(2)
+    /// answer for a hole). Only for calls that name pages without reading
+    /// or writing them through the pointer (mlock, munlock, mincore).
+    pub fn mapped(mem: &Memory, addr: u64, len: u64) -> Result<GuestBuf, Errno> {
+        let end = addr
+            .checked_add(len)
+            .filter(|&e| e <= pico_vm::layout::WINDOW_SIZE)
+            .ok_or(Errno::ENOMEM)?;
+        if len != 0 && !mem.regions().covered(addr, end, |_| true) {
+            return Err(Errno::ENOMEM);
+        }
+        Ok(GuestBuf {
+            ptr: (mem.host_base() + addr) as *mut u8,
+            len: len as usize,
+        })
+    }
+
     /// A null pointer argument (an optional buffer the guest left out).
     pub fn null() -> GuestBuf {
         GuestBuf {
@@ -236,6 +254,42 @@ const PASSTHROUGH: &[i64] = &[
     libc::SYS_getsockname,
     libc::SYS_getpeername,
     libc::SYS_memfd_create,
+    // more syscalls
+    libc::SYS_setpriority,
+    libc::SYS_sched_setaffinity,
+    libc::SYS_sched_getparam,
+    libc::SYS_sched_setparam,
+    libc::SYS_sched_getscheduler,
+    libc::SYS_sched_setscheduler,
+    libc::SYS_sched_get_priority_max,
+    libc::SYS_sched_get_priority_min,
+    libc::SYS_sched_rr_get_interval,
+    // These change whether pages stay resident, never what is mapped.
+    libc::SYS_mlock,
+    libc::SYS_mlock2,
+    libc::SYS_munlock,
+    libc::SYS_munlockall,
+    libc::SYS_mincore,
+    libc::SYS_removexattr,
+    libc::SYS_lremovexattr,
+    libc::SYS_fremovexattr,
+    libc::SYS_fallocate,
+    libc::SYS_sync,
+    libc::SYS_syncfs,
+    libc::SYS_sync_file_range,
+    libc::SYS_readahead,
+    libc::SYS_mknodat,
+    libc::SYS_splice,
+    libc::SYS_tee,
+    libc::SYS_vmsplice,
+    libc::SYS_inotify_init1,
+    libc::SYS_inotify_add_watch,
+    libc::SYS_inotify_rm_watch,
+    libc::SYS_timer_create,
+    libc::SYS_timer_settime,
+    libc::SYS_timer_gettime,
+    libc::SYS_timer_getoverrun,
+    libc::SYS_timer_delete,
 ];
 
 /// Calls host syscall `nr` with `args`; `Err` carries the host's errno.

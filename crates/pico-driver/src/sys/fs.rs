@@ -38,7 +38,7 @@ fn dirfd(t: &Task, raw: u64, path: &CStr) -> Result<HostArg<'static>, Errno> {
 /// A guest `(dirfd, path)` as the host must see it: procfs may have named
 /// another host path for it.
 pub(super) struct At {
-    dir: HostArg<'static>,
+    pub(super) dir: HostArg<'static>,
     resolved: Resolved,
 }
 

@@ -23,6 +23,13 @@ pub mod table;
 pub mod task;
 pub mod time;
 pub mod xattr;
+// more syscalls
+pub mod inotify;
+pub mod misc;
+pub mod mlock;
+pub mod sched;
+pub mod splice;
+pub mod timer;
 
 use pico_abi::Errno;
 

@@ -225,6 +225,7 @@ fn exec_program(
     t.exe = std::fs::canonicalize(&loaded.exe).unwrap_or(loaded.exe);
     t.image = loaded.image;
     t.fds.close_on_exec();
+    super::timer::delete_all();
     t.signals.reset_for_exec();
     t.clear_child_tid = 0;
     t.robust_list = 0;

@@ -120,3 +120,37 @@ pub fn lsetxattr(t: &mut Task, a: &Args) -> SysResult {
 pub fn fsetxattr(t: &mut Task, a: &Args) -> SysResult {
     xattr_fd(t, a, libc::SYS_fsetxattr, true, true)
 }
+
+/// removexattr(2) and lremovexattr(2): by path, following a final
+/// symlink or not.
+fn remove_path(t: &mut Task, a: &Args, nr: i64) -> SysResult {
+    let path = t.path(a[0])?;
+    let at = at(
+        t,
+        AT_FDCWD as i64 as u64,
+        &path,
+        nr != libc::SYS_lremovexattr,
+    )?;
+    let name = t.path(a[1])?;
+    host::call(nr, &[HostArg::Str(at.path(&path)), HostArg::Str(&name)])
+}
+
+/// removexattr(2).
+pub fn removexattr(t: &mut Task, a: &Args) -> SysResult {
+    remove_path(t, a, libc::SYS_removexattr)
+}
+
+/// lremovexattr(2).
+pub fn lremovexattr(t: &mut Task, a: &Args) -> SysResult {
+    remove_path(t, a, libc::SYS_lremovexattr)
+}
+
+/// fremovexattr(2).
+pub fn fremovexattr(t: &mut Task, a: &Args) -> SysResult {
+    let fd = t.fds.host(a[0])?;
+    let name = t.path(a[1])?;
+    host::call(
+        libc::SYS_fremovexattr,
+        &[HostArg::Fd(fd), HostArg::Str(&name)],
+    )
+}
