@@ -121,16 +121,6 @@ fn compile_dynamic(name: &str) -> PathBuf {
 /// fixture, the start of the line, and why it differs.
 const KNOWN_GAPS: &[(&str, &str, &str)] = &[
     (
-        "fork_wait",
-        "vfork: child exit 9, parent sees child's store",
-        "a vfork child runs on a copy of memory, not the parent's",
-    ),
-    (
-        "fork_wait",
-        "posix_spawn missing:",
-        "glibc's posix_spawn reports the child's exec error through shared (vfork) memory",
-    ),
-    (
         "sigfault",
         "call into a non-executable page:",
         "PROT_EXEC is not enforced: guest page tables are static; protection lives in the host mapping",

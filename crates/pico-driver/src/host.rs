@@ -434,20 +434,6 @@ pub fn fork(exit_signal: u64) -> Result<Forked, Errno> {
     }
 }
 
-/// Blocks until every writer of `fd` has closed it (a vfork parent waiting
-/// for its child to exec or exit).
-pub fn wait_for_eof(fd: &OwnedFd) {
-    use std::os::fd::AsRawFd;
-    let mut byte = [0u8; 1];
-    loop {
-        // SAFETY: reads into a local one-byte buffer.
-        let n = unsafe { libc::read(fd.as_raw_fd(), byte.as_mut_ptr().cast(), 1) };
-        if n == 0 || (n < 0 && Errno::last_os_error() != Errno::EINTR) {
-            return;
-        }
-    }
-}
-
 /// A host pipe, both ends close-on-exec.
 pub fn pipe() -> Result<(OwnedFd, OwnedFd), Errno> {
     let mut ends = [0i32; 2];

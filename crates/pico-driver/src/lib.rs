@@ -25,6 +25,7 @@ pub mod task;
 pub mod thread;
 pub mod threads;
 pub mod trace;
+pub mod vfork;
 
 pub use exec::ExecError;
 pub use process::{Config, Process};

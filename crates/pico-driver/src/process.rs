@@ -188,10 +188,11 @@ impl Process {
                 }
                 Exit::Interrupted => None,
             };
-            if let Some(outcome) = outcome {
-                return Ok(Some(Stop::Process(outcome)));
-            }
-            if let Some(outcome) = self.deliver()? {
+            if let Some(outcome) = outcome.map_or_else(|| self.deliver(), |o| Ok(Some(o)))? {
+                // A vfork child ending: its parent gets its stores first.
+                if let Some(done) = self.task.vfork_done.take() {
+                    crate::vfork::child_done(&self.task, done);
+                }
                 return Ok(Some(Stop::Process(outcome)));
             }
         }

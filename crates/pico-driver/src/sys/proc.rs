@@ -2,9 +2,10 @@
 //! around its copy-on-write copy of guest memory), execve (a new VM in the
 //! same host process), wait, process groups and sessions.
 //!
-//! Differs from Linux: a vfork or `CLONE_VM` child gets a copy of memory,
-//! not the parent's memory (the parent still waits for a vfork child to
-//! exec or exit), so a vfork child's writes are not seen by its parent.
+//! Differs from Linux: a vfork child runs on a copy of memory whose
+//! written pages are copied back before its parent resumes (see
+//! `crate::vfork`), which no program can tell from sharing; a `CLONE_VM`
+//! child without `CLONE_VFORK` just gets a copy.
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
@@ -90,7 +91,7 @@ fn fork(
             }
             if let Some((read_end, write_end)) = done {
                 drop(write_end);
-                host::wait_for_eof(&read_end);
+                crate::vfork::parent_wait(t, read_end);
             }
             Ok(u64::from(pid))
         }
@@ -109,7 +110,9 @@ fn fork(
             t.fds = child_fds;
             t.signals = child_signals;
             t.threads = Default::default();
-            t.vfork_done = done.map(|(_, write_end)| write_end);
+            if let Some((_, write_end)) = done {
+                t.vfork_done = Some(write_end);
+            }
             Ok(0)
         }
     }
@@ -219,6 +222,10 @@ fn exec_program(
     let mut vcpu = vm
         .create_vcpu(0, loaded.entry, loaded.stack_pointer)
         .map_err(vm_errno)?;
+    // A vfork parent gets the child's stores and may continue now.
+    if let Some(done) = t.vfork_done.take() {
+        crate::vfork::child_done(t, done);
+    }
     hostsig::set_kick(vcpu.kick_handle());
     t.vcpu = vcpu;
     t.vm = crate::shared::SharedVm::new(vm, loaded.layout);

@@ -261,7 +261,7 @@ pub static TABLE: &[Entry] = &[
     e(nr::GETPGID, &[Int], Plain(task::getpgid)),
     e(nr::GETSID, &[Int], Plain(task::getsid)),
     partial(nr::FORK, &[], Plain(proc::fork_), "a host fork; the child rebuilds its VM over its copy-on-write memory"),
-    partial(nr::VFORK, &[], Plain(proc::vfork), "the child gets a copy of memory, not the parent's; the parent waits for its exec or exit"),
+    partial(nr::VFORK, &[], Plain(proc::vfork), "the child runs on a copy of memory; its stores are copied back before the parent resumes"),
     partial(nr::CLONE, &[Hex, Hex, Ptr, Ptr, Hex], Plain(proc::clone), "new processes only: CLONE_THREAD is ENOSYS; CLONE_VM children get a copy of memory; CLONE_FILES/FS/SIGHAND without CLONE_THREAD are EINVAL"),
     e(nr::EXECVE, &[Path, Ptr, Ptr], Control(proc::execve)),
     e(nr::EXECVEAT, &[DirFd, Path, Ptr, Ptr, AtFlags], Control(proc::execveat)),
