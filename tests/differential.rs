@@ -27,6 +27,10 @@ macro_rules! per_libc {
             fn musl() {
                 super::$name(pico_testkit::Variant::MuslStatic)
             }
+            #[test]
+            fn glibc_dynamic() {
+                super::$name(pico_testkit::Variant::GlibcDynamic)
+            }
         }
     )*};
 }

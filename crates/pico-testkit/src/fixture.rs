@@ -25,6 +25,8 @@ pub enum Variant {
     GlibcStatic,
     /// `musl-gcc -static`: a different libc's view of the same syscalls.
     MuslStatic,
+    /// `gcc` (dynamic, PIE): ld.so, shared libc, lazy binding.
+    GlibcDynamic,
     /// `gcc -nostdlib`: `raw_*` fixtures that define `_start` and issue bare syscalls.
     NoLibc,
 }
@@ -35,7 +37,11 @@ impl Variant {
         if name.starts_with("raw_") {
             &[Variant::NoLibc]
         } else {
-            &[Variant::GlibcStatic, Variant::MuslStatic]
+            &[
+                Variant::GlibcStatic,
+                Variant::MuslStatic,
+                Variant::GlibcDynamic,
+            ]
         }
     }
 
@@ -43,6 +49,7 @@ impl Variant {
         match self {
             Variant::GlibcStatic => "glibc",
             Variant::MuslStatic => "musl",
+            Variant::GlibcDynamic => "glibc-dyn",
             Variant::NoLibc => "nolibc",
         }
     }
@@ -52,6 +59,7 @@ impl Variant {
         match self {
             Variant::GlibcStatic => ("gcc", &["-O1", "-static"], "gcc"),
             Variant::MuslStatic => ("musl-gcc", &["-O1", "-static"], "musl-tools"),
+            Variant::GlibcDynamic => ("gcc", &["-O1", "-pthread"], "gcc"),
             Variant::NoLibc => (
                 "gcc",
                 &[
@@ -168,7 +176,11 @@ mod tests {
         assert_eq!(Variant::applicable("raw_hello"), &[Variant::NoLibc]);
         assert_eq!(
             Variant::applicable("hello"),
-            &[Variant::GlibcStatic, Variant::MuslStatic]
+            &[
+                Variant::GlibcStatic,
+                Variant::MuslStatic,
+                Variant::GlibcDynamic
+            ]
         );
     }
 
