@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+mod common;
+
+use common::median_ns;
 use criterion::{criterion_group, Criterion};
 
 /// (name, guest source, operations per run)
@@ -72,18 +75,6 @@ fn benches(c: &mut Criterion) {
     c.bench_function("picorun/bash_true", |b| {
         b.iter(|| run(Command::new(&pico).args(["bash", "-c", "true"])))
     });
-}
-
-/// Criterion's median estimate (ns) for `id`.
-fn median_ns(id: &str) -> Option<f64> {
-    let path = root()
-        .join("target/criterion")
-        .join(id)
-        .join("new/estimates.json");
-    let json = std::fs::read_to_string(path).ok()?;
-    let median = &json[json.find("\"median\"")?..];
-    let value = &median[median.find("\"point_estimate\":")? + "\"point_estimate\":".len()..];
-    value[..value.find([',', '}'])?].trim().parse().ok()
 }
 
 fn report() {

@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::median_ns;
 use criterion::{criterion_group, Criterion};
 use pico_vm::memory::{PROT_EXEC, PROT_READ, PROT_WRITE};
 use pico_vm::{Exit, Vm};
@@ -73,18 +76,6 @@ fn native_getppid(c: &mut Criterion) {
         // SAFETY: getppid takes no arguments and cannot fail.
         b.iter(|| unsafe { libc::syscall(libc::SYS_getppid) })
     });
-}
-
-/// Criterion's median estimate (ns) for `id`, from its report on disk.
-fn median_ns(id: &str) -> Option<f64> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("target/criterion")
-        .join(id)
-        .join("new/estimates.json");
-    let json = std::fs::read_to_string(path).ok()?;
-    let median = &json[json.find("\"median\"")?..];
-    let value = &median[median.find("\"point_estimate\":")? + "\"point_estimate\":".len()..];
-    value[..value.find([',', '}'])?].trim().parse().ok()
 }
 
 fn report() {

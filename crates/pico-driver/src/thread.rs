@@ -5,6 +5,10 @@
 
 use std::sync::mpsc;
 
+use pico_abi::flags::{
+    CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_FILES, CLONE_FS, CLONE_PARENT_SETTID,
+    CLONE_SETTLS, CLONE_SIGHAND, CLONE_VM,
+};
 use pico_abi::Errno;
 
 use crate::host::{self, GuestBuf, HostArg};
@@ -13,14 +17,6 @@ use crate::process::Process;
 use crate::sys::SysResult;
 use crate::task::{Outcome, Task};
 
-const CLONE_VM: u64 = 0x100;
-const CLONE_FS: u64 = 0x200;
-const CLONE_FILES: u64 = 0x400;
-const CLONE_SIGHAND: u64 = 0x800;
-const CLONE_SETTLS: u64 = 0x80000;
-const CLONE_PARENT_SETTID: u64 = 0x100000;
-const CLONE_CHILD_CLEARTID: u64 = 0x200000;
-const CLONE_CHILD_SETTID: u64 = 0x1000000;
 const FUTEX_WAKE: u64 = 1;
 
 /// clone(CLONE_THREAD): returns the new thread's id.

@@ -11,7 +11,23 @@ use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
 use std::path::PathBuf;
 
+use pico_abi::flags::{
+    CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_FILES, CLONE_FS, CLONE_NEWCGROUP, CLONE_NEWIPC,
+    CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWTIME, CLONE_NEWUSER, CLONE_NEWUTS,
+    CLONE_PARENT, CLONE_PARENT_SETTID, CLONE_PIDFD, CLONE_PTRACE, CLONE_SETTLS, CLONE_SIGHAND,
+    CLONE_SYSVSEM, CLONE_THREAD, CLONE_VFORK, CLONE_VM,
+};
 use pico_abi::{sysno, Errno};
+
+/// The namespace flags: picorun has no namespaces to give a child.
+const CLONE_NEWNS_AND_FRIENDS: u64 = CLONE_NEWNS
+    | CLONE_NEWCGROUP
+    | CLONE_NEWUTS
+    | CLONE_NEWIPC
+    | CLONE_NEWUSER
+    | CLONE_NEWPID
+    | CLONE_NEWNET
+    | CLONE_NEWTIME;
 
 use super::{Args, Flow, SysResult};
 use crate::exec;
@@ -19,21 +35,16 @@ use crate::host::{self, Forked, HostArg};
 use crate::hostsig;
 use crate::task::Task;
 
-const CLONE_VM: u64 = 0x100;
-const CLONE_FS: u64 = 0x200;
-const CLONE_FILES: u64 = 0x400;
-const CLONE_SIGHAND: u64 = 0x800;
-const CLONE_PIDFD: u64 = 0x1000;
-const CLONE_PTRACE: u64 = 0x2000;
-const CLONE_VFORK: u64 = 0x4000;
-const CLONE_PARENT: u64 = 0x8000;
-const CLONE_THREAD: u64 = 0x10000;
-const CLONE_NEWNS_AND_FRIENDS: u64 = 0x7e02_0000 | 0x0000_0080;
-const CLONE_SYSVSEM: u64 = 0x40000;
-const CLONE_SETTLS: u64 = 0x80000;
-const CLONE_PARENT_SETTID: u64 = 0x100000;
-const CLONE_CHILD_CLEARTID: u64 = 0x200000;
-const CLONE_CHILD_SETTID: u64 = 0x1000000;
+/// The namespace flags: picorun has no namespaces to give a child.
+const CLONE_NEWNS_AND_FRIENDS: u64 = CLONE_NEWNS
+    | CLONE_NEWCGROUP
+    | CLONE_NEWUTS
+    | CLONE_NEWIPC
+    | CLONE_NEWUSER
+    | CLONE_NEWPID
+    | CLONE_NEWNET
+    | CLONE_NEWTIME;
+
 const SIGCHLD: u64 = 17;
 const AT_FDCWD: u64 = -100i64 as u64;
 /// execve: longest argument or environment string, and all of them.
