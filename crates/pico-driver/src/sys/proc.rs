@@ -35,16 +35,6 @@ use crate::host::{self, Forked, HostArg};
 use crate::hostsig;
 use crate::task::Task;
 
-/// The namespace flags: picorun has no namespaces to give a child.
-const CLONE_NEWNS_AND_FRIENDS: u64 = CLONE_NEWNS
-    | CLONE_NEWCGROUP
-    | CLONE_NEWUTS
-    | CLONE_NEWIPC
-    | CLONE_NEWUSER
-    | CLONE_NEWPID
-    | CLONE_NEWNET
-    | CLONE_NEWTIME;
-
 const SIGCHLD: u64 = 17;
 const AT_FDCWD: u64 = -100i64 as u64;
 /// execve: longest argument or environment string, and all of them.
