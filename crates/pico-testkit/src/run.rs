@@ -85,46 +85,8 @@ pub(crate) fn describe(status: ExitStatus) -> String {
     format!("killed by signal {sig} ({}){core}", signal_name(sig))
 }
 
-fn signal_name(sig: i32) -> &'static str {
-    const NAMES: &[&str] = &[
-        "?",
-        "SIGHUP",
-        "SIGINT",
-        "SIGQUIT",
-        "SIGILL",
-        "SIGTRAP",
-        "SIGABRT",
-        "SIGBUS",
-        "SIGFPE",
-        "SIGKILL",
-        "SIGUSR1",
-        "SIGSEGV",
-        "SIGUSR2",
-        "SIGPIPE",
-        "SIGALRM",
-        "SIGTERM",
-        "SIGSTKFLT",
-        "SIGCHLD",
-        "SIGCONT",
-        "SIGSTOP",
-        "SIGTSTP",
-        "SIGTTIN",
-        "SIGTTOU",
-        "SIGURG",
-        "SIGXCPU",
-        "SIGXFSZ",
-        "SIGVTALRM",
-        "SIGPROF",
-        "SIGWINCH",
-        "SIGIO",
-        "SIGPWR",
-        "SIGSYS",
-    ];
-    usize::try_from(sig)
-        .ok()
-        .and_then(|i| NAMES.get(i))
-        .copied()
-        .unwrap_or("realtime?")
+fn signal_name(sig: i32) -> String {
+    pico_abi::flags::signal_name(sig as u64)
 }
 
 /// Why [`run`] produced no [`Outcome`].
