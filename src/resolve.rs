@@ -39,11 +39,7 @@ pub fn resolve(program: &OsStr, path: Option<&OsStr>) -> Option<PathBuf> {
 
 /// Whether the file may be executed by this user.
 pub fn executable(path: &Path) -> bool {
-    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
-        return false;
-    };
-    // SAFETY: `c` is a valid NUL-terminated path alive across the call.
-    unsafe { libc::access(c.as_ptr(), libc::X_OK) == 0 }
+    pico_driver::host::check_executable(path).is_ok()
 }
 
 #[cfg(test)]
