@@ -202,3 +202,17 @@ pub fn mirror_mask(guest_blocked: u64) {
         libc::pthread_sigmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
     }
 }
+
+/// This thread's host signal mask, as a guest sigset.
+pub fn host_blocked() -> u64 {
+    // SAFETY: queries the mask into a local, zeroed sigset.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        if libc::pthread_sigmask(libc::SIG_SETMASK, std::ptr::null(), &mut set) != 0 {
+            return 0;
+        }
+        (1..=64u32)
+            .filter(|&n| libc::sigismember(&set, n as i32) == 1)
+            .fold(0, |m, n| m | 1 << (n - 1))
+    }
+}

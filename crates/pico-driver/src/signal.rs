@@ -79,7 +79,12 @@ impl Signals {
     /// across a native exec; every other routable signal is caught on the
     /// host and routed to the guest.
     pub fn inherit() -> Signals {
-        let s = Signals::default();
+        // The blocked mask is inherited across exec too; picorun's host mask
+        // is what its parent left, and from now on mirrors the guest's.
+        let s = Signals {
+            blocked: hostsig::host_blocked() & !UNBLOCKABLE,
+            ..Signals::default()
+        };
         for signo in 1..=64 {
             // Rust's runtime ignores SIGPIPE in picorun before main, so
             // what picorun's parent had is lost: the guest starts with the
