@@ -1,13 +1,15 @@
 //! pico-driver: the Linux syscall layer of a pico process.
+//!
+//! Services every syscall of a guest program against real host resources
+//! (files, pipes, time, processes, threads, signals) with Linux semantics,
+//! or answers `ENOSYS`. Knows nothing of KVM ioctls: the VM is pico-vm's.
+//! The only modules that call the host kernel with raw pointers are
+//! [`host`] and [`hostsig`]. Guest input never reaches a panic: unwrap,
+//! expect and panic are denied outside tests.
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
-//!
-//! Services every syscall of a guest program against real host resources
-//! (files, pipes, time, processes) with Linux semantics, or answers
-//! `ENOSYS`. Knows nothing of KVM ioctls: the VM is pico-vm's. The only
-//! module that calls the host kernel with guest pointers is [`host`].
 
 pub mod exec;
 pub mod faultaddr;

@@ -2,10 +2,10 @@
 //! pending signals with their siginfo, and the alternate stack — and the
 //! decision of what a pending signal does.
 
+use std::sync::{Arc, Mutex, MutexGuard};
+
 use pico_abi::signal::{self as sig, DefaultAction, KernelSigaction};
 use pico_abi::Errno;
-
-use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::hostsig;
 use crate::sigframe::{AltStack, SIGINFO_SIZE};

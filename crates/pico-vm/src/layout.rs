@@ -9,9 +9,9 @@
 //!   `memory.rs`), which KVM follows through its MMU notifiers on every kind
 //!   of KVM. Memory slots are registered lazily, one `SLOT_CHUNK` at a time.
 //! * the **kernel area** at `KERNEL_BASE`, just above the window: page
-//!   tables, GDT, IDT, TSS, the trampoline and the exception stack. Only the
-//!   trampoline page is user-visible (read + execute), because on PVM a
-//!   ring-3 `syscall` reaches LSTAR still at CPL 3.
+//!   tables, the IDT, the trampoline, and per vCPU a GDT, TSS and exception
+//!   stack. Only the trampoline page is user-visible (read + execute),
+//!   because on PVM a ring-3 `syscall` reaches LSTAR still at CPL 3.
 
 /// Size of the user window: the guest's whole user address space (1 TiB).
 pub const WINDOW_SIZE: u64 = 1 << 40;

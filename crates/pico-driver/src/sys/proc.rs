@@ -167,7 +167,7 @@ pub fn vfork(t: &mut Task, _a: &Args) -> SysResult {
     fork(t, CLONE_VM | CLONE_VFORK | SIGCHLD, 0, 0, 0, 0)
 }
 
-/// clone(2) for new processes (threads: not yet).
+/// clone(2): a new process, or with CLONE_THREAD a new thread.
 pub fn clone(t: &mut Task, a: &Args) -> SysResult {
     // x86-64 order: flags, stack, parent_tid, child_tid, tls.
     fork(t, a[0], a[1], a[2], a[3], a[4])
