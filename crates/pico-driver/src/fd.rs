@@ -100,6 +100,37 @@ impl FdTable {
         t
     }
 
+    /// Every descriptor picorun inherited, under the same numbers, as a
+    /// native program inherits them across exec. Must run before picorun
+    /// opens any descriptor of its own. Afterwards picorun no longer holds
+    /// the originals (its stdin and stdout become /dev/null, its stderr
+    /// stays for its own messages), so a guest that closes one really
+    /// closes it: a reader sees EOF, a writer EPIPE, as natively.
+    pub fn inherited() -> FdTable {
+        let t = FdTable::default();
+        // The directory's own descriptor is in the listing: it is closed
+        // again once read, so only numbers still open count. They are all
+        // known before any duplicate is made, so a duplicate can never be
+        // taken for an inherited descriptor.
+        let listed: Vec<RawFd> = std::fs::read_dir("/proc/self/fd")
+            .map(|dir| {
+                dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_else(|_| vec![0, 1, 2]);
+        let numbers: Vec<RawFd> = listed
+            .into_iter()
+            .filter(|&fd| crate::host::is_open(fd))
+            .collect();
+        for fd in numbers {
+            if let Ok(file) = dup_host(fd) {
+                let _ = t.insert_at(fd as usize, FdEntry::new(file, false));
+                crate::host::release_inherited(fd);
+            }
+        }
+        t
+    }
+
     fn lock(&self) -> MutexGuard<'_, Table> {
         self.table
             .lock()

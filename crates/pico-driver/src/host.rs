@@ -484,3 +484,42 @@ pub fn finish(outcome: crate::task::Outcome) -> ! {
         crate::task::Outcome::Signaled(signo) => die_by_signal(signo),
     }
 }
+
+/// Lets go of descriptor `fd` that picorun inherited and the guest now
+/// owns a duplicate of: closed, except that 0 and 1 become /dev/null (so
+/// the numbers stay taken) and 2 stays picorun's own stderr.
+pub fn release_inherited(fd: RawFd) {
+    match fd {
+        2 => {}
+        0 | 1 => {
+            if let Ok(null) = std::fs::OpenOptions::new()
+                .read(fd == 0)
+                .write(fd == 1)
+                .open("/dev/null")
+            {
+                use std::os::fd::AsRawFd;
+                // SAFETY: dup2 onto a standard descriptor picorun owns; the
+                // guest's copy is a separate duplicate made before.
+                unsafe {
+                    libc::dup2(null.as_raw_fd(), fd);
+                }
+            }
+        }
+        _ => {
+            // SAFETY: `fd` was inherited from picorun's parent; nothing in
+            // picorun refers to it (the guest owns a duplicate).
+            unsafe {
+                libc::close(fd);
+            }
+        }
+    }
+}
+
+/// Whether host descriptor `fd` is open.
+pub fn is_open(fd: RawFd) -> bool {
+    call(
+        libc::SYS_fcntl,
+        &[HostArg::Fd(fd), (libc::F_GETFD as u64).into()],
+    )
+    .is_ok()
+}

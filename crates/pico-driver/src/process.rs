@@ -54,6 +54,9 @@ pub struct Process {
 impl Process {
     /// Creates the VM and loads the program.
     pub fn new(config: &Config) -> Result<Process, ExecError> {
+        // The guest's descriptors are the ones picorun inherited, taken
+        // before picorun opens its own (kvm, vm, vcpu).
+        let fds = FdTable::inherited();
         // The guest inherits picorun's dispositions (ignored signals stay
         // ignored, as across exec) before picorun changes any.
         let signals = Signals::inherit();
@@ -74,7 +77,7 @@ impl Process {
         let task = Task {
             vm: SharedVm::new(vm, loaded.layout),
             vcpu,
-            fds: FdTable::with_stdio(),
+            fds,
             threads: Default::default(),
             tid: pid,
             signals,
