@@ -45,3 +45,27 @@ fn stats_prints_a_table() {
     assert!(err.contains("write"), "{err}");
     assert!(err.to_lowercase().contains("total"), "{err}");
 }
+
+/// Descriptors picorun inherits above 2 are the program's, under the same
+/// numbers (`prog 3<file`), as across a native exec.
+#[test]
+fn inherited_descriptors_reach_the_program() {
+    let dir = TempDir::new("cli-fd3");
+    let file = dir.path().join("three");
+    std::fs::write(&file, "via fd 3\n").unwrap();
+    let script = |runner: &str| {
+        format!(
+            "exec 3<'{}'; exec {runner} /bin/busybox sh -c 'cat <&3; echo status $?'",
+            file.display()
+        )
+    };
+    let native = run(command("/bin/sh").args(["-c", &script("")]), b"", TIMEOUT).expect("sh runs");
+    let pico = run(
+        command("/bin/sh").args(["-c", &script(&format!("'{}' --", picorun().display()))]),
+        b"",
+        TIMEOUT,
+    )
+    .expect("sh runs");
+    assert_eq!(native.stdout_str(), "via fd 3\nstatus 0\n", "{native}");
+    assert_eq!(pico.stdout_str(), native.stdout_str(), "{pico}");
+}
