@@ -28,6 +28,7 @@ pub mod thread;
 pub mod threads;
 pub mod trace;
 pub mod vfork;
+pub mod warn;
 
 pub use exec::ExecError;
 pub use process::{Config, Process};

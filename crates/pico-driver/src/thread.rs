@@ -32,7 +32,10 @@ pub fn spawn(
         return Err(Errno::EINVAL);
     }
     if flags & (CLONE_FS | CLONE_FILES) != CLONE_FS | CLONE_FILES {
-        log::warn!("threads with their own descriptor table or cwd are not supported");
+        crate::warn::once(
+            "clone-thread-unshared",
+            "threads with their own descriptor table or cwd are not supported: EINVAL",
+        );
         return Err(Errno::EINVAL);
     }
     let mut state = t.vcpu.capture().map_err(|e| {

@@ -247,6 +247,14 @@ impl Vcpu {
         Ok(self.sregs()?.gs.base)
     }
 
+    /// Sets both segment bases with one system-register update.
+    pub fn set_segment_bases(&mut self, fs: u64, gs: u64) -> Result<(), VmError> {
+        self.update_sregs(|s| {
+            s.fs.base = fs;
+            s.gs.base = gs;
+        })
+    }
+
     pub fn set_fs_base(&mut self, base: u64) -> Result<(), VmError> {
         self.update_sregs(|s| s.fs.base = base)
     }

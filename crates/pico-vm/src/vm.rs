@@ -184,8 +184,7 @@ impl Vm {
     /// parked vCPU reused for a new thread).
     pub fn reset_vcpu(&self, vcpu: &mut Vcpu, state: &CpuState) -> Result<(), VmError> {
         *vcpu.regs_mut() = state.regs;
-        vcpu.set_fs_base(state.fs_base)?;
-        vcpu.set_gs_base(state.gs_base)?;
+        vcpu.set_segment_bases(state.fs_base, state.gs_base)?;
         vcpu.set_xsave(&state.xsave)
     }
 

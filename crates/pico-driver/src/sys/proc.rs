@@ -211,7 +211,10 @@ fn exec_program(
     // ELOOP, ENAMETOOLONG, ...).
     crate::host::check_executable(&program)?;
     if t.threads.live() > 1 {
-        log::warn!("execve from a process with several threads is not supported yet");
+        crate::warn::once(
+            "execve-threads",
+            "execve from a process with several threads is not supported: ENOSYS",
+        );
         return Err(Errno::ENOSYS);
     }
     // Everything that can fail happens before the old image is touched.

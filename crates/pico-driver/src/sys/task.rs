@@ -165,7 +165,10 @@ pub fn prctl(t: &mut Task, a: &Args) -> SysResult {
         }
         PR_GET_NAME => t.write_bytes(a[1], &host::thread_name()?).map(|_| 0),
         _ => {
-            log::warn!("prctl option {} is not supported", a[0]);
+            crate::warn::once(
+                &format!("prctl-{}", a[0].min(1000)),
+                format_args!("prctl option {} is not supported: EINVAL", a[0]),
+            );
             Err(Errno::EINVAL)
         }
     }
