@@ -225,10 +225,11 @@ impl Vcpu {
 
     /// The user state, to start another vCPU from (fork, threads).
     pub fn capture(&mut self) -> Result<crate::vm::CpuState, VmError> {
+        let sregs = self.sregs()?;
         Ok(crate::vm::CpuState {
             regs: self.regs,
-            fs_base: self.fs_base()?,
-            gs_base: self.gs_base()?,
+            fs_base: sregs.fs.base,
+            gs_base: sregs.gs.base,
             xsave: self.xsave()?,
         })
     }
