@@ -304,6 +304,13 @@ impl Vcpu {
             }
             Ok(VcpuExit::MemoryFault { gpa, .. }) => Err(Exit::MemoryFault { addr: Some(gpa) }),
             Ok(VcpuExit::Shutdown) => Err(Exit::Shutdown),
+            // KVM could not emulate a guest access (e.g. an instruction fetch
+            // from an address with no memory slot on hardware KVM): a fault
+            // of the guest's, not picorun's.
+            Ok(VcpuExit::InternalError) => {
+                log::debug!("KVM internal error (emulation failure) at a guest access");
+                Err(Exit::MemoryFault { addr: None })
+            }
             Ok(VcpuExit::Intr) => Err(Exit::Interrupted),
             Ok(other) => return Err(VmError::Unsupported(format!("VM exit {other:?}"))),
             Err(e) if e.errno() == libc::EFAULT => Err(Exit::MemoryFault { addr: None }),
