@@ -931,3 +931,53 @@ fn shebang_script_run_directly() {
         "args: 2 [one] [two words]\nstdin: input line\nINPUT LINE\n",
     );
 }
+
+/// A Go program (Debian's golang-go, built at test time with CGO off: a
+/// static binary that makes raw syscalls): goroutines on several threads,
+/// timers, a channel, os/exec (clone with CLONE_VM|CLONE_VFORK), files.
+#[test]
+fn go_runtime() {
+    let go = require("/usr/bin/go", "golang-go");
+    let scratch = TempDir::new("go");
+    let src = scratch.subdir("src");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs/goroutines.go"),
+        src.join("main.go"),
+    )
+    .unwrap();
+    write_file(
+        &src.join("go.mod"),
+        b"module goroutines\n\ngo 1.19\n",
+        0o644,
+    );
+    let bin = scratch.path().join("goroutines");
+    let cache = scratch.subdir("cache");
+    let built = std::process::Command::new(go)
+        .args(["build", "-o"])
+        .arg(&bin)
+        .arg(".")
+        .current_dir(&src)
+        .env("CGO_ENABLED", "0")
+        .env("GOCACHE", &cache)
+        .env("GOPATH", scratch.subdir("gopath"))
+        .env("HOME", scratch.path())
+        .env("GOFLAGS", "-mod=mod")
+        .output()
+        .expect("go runs");
+    assert!(
+        built.status.success(),
+        "go build failed: {}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let out = same(
+        &bin,
+        &[],
+        b"",
+        scratch.path(),
+        &[("TMPDIR", scratch.path().to_str().unwrap())],
+    );
+    expect_stdout(
+        &out,
+        "goroutines [0 500000 999999 1500000 2000000 2499996 2999997 3500000]\nchannel 42\nexec \"from child\\n\" <nil>\nfile hello\n",
+    );
+}
