@@ -55,7 +55,7 @@ pub struct Task {
     pub tracer: Tracer,
     /// In a vfork child: the pipe end whose closing (at exec or exit)
     /// lets the parent continue.
-    pub vfork_done: Option<std::os::fd::OwnedFd>,
+    pub vfork_done: Option<crate::vfork::VforkDone>,
 }
 
 impl Task {

@@ -3,7 +3,8 @@
 //! with another process), but the parent is suspended until the child
 //! execs or exits, so nothing can observe the difference as long as every
 //! store the child made is in the parent's memory when it resumes. So at
-//! exec or exit the child sends every page of private writable guest memory
+//! exec or exit the child of a single-threaded parent sends every page of
+//! private writable guest memory
 //! it has written back through the vfork pipe; the parent, which waits on
 //! that pipe, writes them into its own memory before it continues. (Shared
 //! mappings are shared already.)
@@ -23,6 +24,25 @@ use pico_vm::layout::PAGE_SIZE;
 use pico_vm::memory::PROT_WRITE;
 
 use crate::task::Task;
+
+/// A vfork child's link to its waiting parent.
+#[derive(Debug)]
+pub struct VforkDone {
+    pipe: OwnedFd,
+    /// Whether the child's stores go back to the parent. Only when the
+    /// parent had one thread: otherwise its other threads keep running and
+    /// writing while the child runs, and whole pages copied back would undo
+    /// their stores (a Go runtime's locks, say). Programs that vfork from
+    /// several threads (Go, posix_spawn in threaded programs) report exec
+    /// errors through a pipe, not through the shared memory.
+    copy_back: bool,
+}
+
+impl VforkDone {
+    pub fn new(pipe: OwnedFd, copy_back: bool) -> VforkDone {
+        VforkDone { pipe, copy_back }
+    }
+}
 
 /// Bit 56 of a pagemap entry: the page is mapped by this process only.
 const EXCLUSIVE: u64 = 1 << 56;
@@ -46,11 +66,14 @@ fn dirty_pages(pagemap: &File, base: u64, start: u64, end: u64) -> Vec<u64> {
 
 /// In the child, at exec or exit: sends the pages it dirtied, then closes
 /// the pipe (which lets the parent continue).
-pub fn child_done(t: &Task, done: OwnedFd) {
+pub fn child_done(t: &Task, done: VforkDone) {
+    if !done.copy_back {
+        return;
+    }
     let Ok(pagemap) = File::open("/proc/self/pagemap") else {
         return;
     };
-    let mut out = File::from(done);
+    let mut out = File::from(done.pipe);
     let mem = t.vm.memory();
     let base = mem.host_base();
     let private_writable: Vec<(u64, u64)> = mem

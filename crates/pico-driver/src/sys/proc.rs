@@ -78,6 +78,7 @@ fn fork(
     let vfork = flags & CLONE_VFORK != 0;
     let state = t.vcpu.capture().map_err(vm_errno)?;
     let done = if vfork { Some(host::pipe()?) } else { None };
+    let single_threaded = t.threads.live() == 1;
     // The child's copies of the shared state, taken while consistent: the
     // address space stays write-locked across the fork so no other thread
     // changes it half-way, and the child starts with its own tables.
@@ -112,7 +113,7 @@ fn fork(
             t.signals = child_signals;
             t.threads = Default::default();
             if let Some((_, write_end)) = done {
-                t.vfork_done = Some(write_end);
+                t.vfork_done = Some(crate::vfork::VforkDone::new(write_end, single_threaded));
             }
             Ok(0)
         }
