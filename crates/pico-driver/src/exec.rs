@@ -147,7 +147,7 @@ pub fn load(
     let mut argv = argv.to_vec();
     for _ in 0..=MAX_SCRIPT_DEPTH {
         let bytes = read_program(&path)?;
-        let Some(script) = pico_loader::parse_shebang(&bytes) else {
+        let Some(script) = pico_loader::parse_shebang(&bytes.head) else {
             return load_elf(vm, &path, &bytes, &argv, envp);
         };
         let mut rewritten = vec![OsString::from(&script.interpreter)];
@@ -164,8 +164,24 @@ pub fn load(
     ))
 }
 
-/// The program's bytes, or why it cannot be read.
-fn read_program(path: &Path) -> Result<Vec<u8>, ExecError> {
+/// How much of a program is read to find its headers: loading needs only
+/// them (the segments are mapped from the file), and reading whole
+/// binaries (python3 is 6 MB) would cost milliseconds per exec.
+const HEAD: u64 = 64 << 10;
+
+/// The start of a program file and its length.
+struct Program {
+    head: Vec<u8>,
+    len: u64,
+}
+
+/// The program's first bytes, or why it cannot be read.
+fn read_program(path: &Path) -> Result<Program, ExecError> {
+    use std::io::Read;
+    let io_errno = |e: &std::io::Error| {
+        e.raw_os_error()
+            .map_or(Errno::EIO, Errno::from_raw_os_error)
+    };
     let file = File::open(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => ExecError::NotFound(path.to_path_buf()),
         _ => failed(
@@ -175,15 +191,19 @@ fn read_program(path: &Path) -> Result<Vec<u8>, ExecError> {
                 .map_or(Errno::EACCES, Errno::from_raw_os_error),
         ),
     })?;
-    if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
+    let meta = file
+        .metadata()
+        .map_err(|e| failed(path, &e, io_errno(&e)))?;
+    if meta.is_dir() {
         return Err(failed(path, "is a directory", Errno::EACCES));
     }
-    std::fs::read(path).map_err(|e| {
-        failed(
-            path,
-            &e,
-            Errno::from_raw_os_error(e.raw_os_error().unwrap_or(libc::EIO)),
-        )
+    let mut head = Vec::with_capacity(meta.len().min(HEAD) as usize);
+    file.take(HEAD)
+        .read_to_end(&mut head)
+        .map_err(|e| failed(path, &e, io_errno(&e)))?;
+    Ok(Program {
+        len: meta.len().max(head.len() as u64),
+        head,
     })
 }
 
@@ -201,8 +221,16 @@ enum PlaceAt {
     MmapArea,
 }
 
-fn parse(path: &Path, bytes: &[u8]) -> Result<pico_loader::LoadPlan, ExecError> {
-    pico_loader::parse(bytes).map_err(|e| match e {
+fn parse(path: &Path, program: &Program) -> Result<pico_loader::LoadPlan, ExecError> {
+    let parsed = match pico_loader::parse_prefix(&program.head, program.len) {
+        // Headers past the first HEAD bytes (unusual, but valid): all of it.
+        Err(LoadError::NeedsMore(_)) => {
+            let all = std::fs::read(path).map_err(|e| failed(path, &e, Errno::EIO))?;
+            pico_loader::parse(&all)
+        }
+        other => other,
+    };
+    parsed.map_err(|e| match e {
         LoadError::NotElf => not_exec(path, "not an ELF executable (cannot execute binary file)"),
         other => not_exec(path, other),
     })
@@ -264,7 +292,7 @@ fn map_image(
 fn load_elf(
     vm: &mut Vm,
     path: &Path,
-    bytes: &[u8],
+    bytes: &Program,
     argv: &[OsString],
     envp: &[OsString],
 ) -> Result<Loaded, ExecError> {

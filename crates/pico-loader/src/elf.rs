@@ -115,9 +115,20 @@ pub fn page_up(addr: u64) -> Option<u64> {
 /// Parses and validates an x86-64 ELF executable, static-PIE, PIE or shared
 /// object (the interpreter) into a [`LoadPlan`].
 pub fn parse(bytes: &[u8]) -> Result<LoadPlan, LoadError> {
-    let header = read_header(bytes)?;
-    let table = read_phdrs(bytes, &header)?;
-    let found = phdrs::scan(bytes, &table)?;
+    parse_prefix(bytes, bytes.len() as u64)
+}
+
+/// [`parse`] from the first bytes of a file `file_len` bytes long: a loader
+/// needs only the headers, not the (possibly many megabytes of) contents it
+/// will map. [`LoadError::NeedsMore`] if a header lies past `prefix`.
+pub fn parse_prefix(prefix: &[u8], file_len: u64) -> Result<LoadPlan, LoadError> {
+    let file = FileView {
+        prefix,
+        len: file_len.max(prefix.len() as u64),
+    };
+    let header = read_header(prefix)?;
+    let table = read_phdrs(&file, &header)?;
+    let found = phdrs::scan(&file, &table)?;
 
     let (first, last) = match (found.segments.first(), found.segments.last()) {
         (Some(first), Some(last)) => (first, last),
@@ -209,8 +220,30 @@ fn read_header(bytes: &[u8]) -> Result<Header, LoadError> {
 /// also bounds what a hostile `e_phnum` makes us allocate.
 const MAX_PHDR_TABLE: u64 = 65536;
 
+/// The start of a file and its full length.
+pub(crate) struct FileView<'a> {
+    pub prefix: &'a [u8],
+    pub len: u64,
+}
+
+impl FileView<'_> {
+    /// Bytes `[start, start+len)`: `Truncated` past the end of the file,
+    /// `NeedsMore` past the prefix.
+    pub fn get(&self, start: u64, len: u64, what: &'static str) -> Result<&[u8], LoadError> {
+        let end = start
+            .checked_add(len)
+            .filter(|&e| e <= self.len)
+            .ok_or(LoadError::Truncated(what))?;
+        usize::try_from(start)
+            .ok()
+            .zip(usize::try_from(end).ok())
+            .and_then(|(s, e)| self.prefix.get(s..e))
+            .ok_or(LoadError::NeedsMore(end))
+    }
+}
+
 /// Reads the program header table after checking it lies inside the file.
-fn read_phdrs(bytes: &[u8], header: &Header) -> Result<Vec<ProgramHeader>, LoadError> {
+fn read_phdrs(file: &FileView<'_>, header: &Header) -> Result<Vec<ProgramHeader>, LoadError> {
     let count = u64::from(header.e_phnum);
     if count == 0 {
         return Err(LoadError::Corrupt("no program headers".into()));
@@ -220,13 +253,37 @@ fn read_phdrs(bytes: &[u8], header: &Header) -> Result<Vec<ProgramHeader>, LoadE
     if table_len > MAX_PHDR_TABLE {
         return Err(LoadError::Corrupt(format!("{count} program headers")));
     }
-    let table_end = header.e_phoff.checked_add(table_len);
-    if table_end.is_none_or(|end| end > bytes.len() as u64) {
-        return Err(LoadError::Truncated("program headers past end of file"));
-    }
-    let start = usize::try_from(header.e_phoff)
-        .map_err(|_| LoadError::Truncated("program headers past end of file"))?;
+    let table = file.get(
+        header.e_phoff,
+        table_len,
+        "program headers past end of file",
+    )?;
     let count = usize::from(header.e_phnum);
-    ProgramHeader::parse(bytes, start, count, Endian::Little)
+    ProgramHeader::parse(table, 0, count, Endian::Little)
         .map_err(|e| error::from_goblin("program headers", e))
+}
+
+#[cfg(test)]
+mod prefix_tests {
+    use super::*;
+
+    #[test]
+    fn a_prefix_with_the_headers_gives_the_same_plan() {
+        let bytes = std::fs::read("/bin/ls").expect("/bin/ls exists on Debian");
+        let full = parse(&bytes).unwrap();
+        let head = &bytes[..bytes.len().min(4096)];
+        assert_eq!(parse_prefix(head, bytes.len() as u64).unwrap(), full);
+    }
+
+    #[test]
+    fn a_short_prefix_asks_for_more_and_a_short_file_is_truncated() {
+        let bytes = std::fs::read("/bin/ls").unwrap();
+        assert!(
+            matches!(parse_prefix(&bytes[..100], bytes.len() as u64), Err(LoadError::NeedsMore(n)) if n > 100)
+        );
+        assert!(matches!(
+            parse_prefix(&bytes[..100], 100),
+            Err(LoadError::Truncated(_))
+        ));
+    }
 }

@@ -18,7 +18,7 @@ mod fuzz;
 #[cfg(test)]
 mod testelf;
 
-pub use elf::{parse, ElfKind, LoadError, LoadPlan, Prot, Segment, PAGE_SIZE};
+pub use elf::{parse, parse_prefix, ElfKind, LoadError, LoadPlan, Prot, Segment, PAGE_SIZE};
 pub use map::MapStep;
 pub use script::{parse_shebang, Shebang};
 pub use stack::{build_stack, StackError, StackImage, StackSpec};

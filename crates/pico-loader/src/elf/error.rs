@@ -19,6 +19,9 @@ pub enum LoadError {
     Truncated(&'static str),
     /// The headers are inconsistent.
     Corrupt(String),
+    /// [`crate::elf::parse_prefix`] was given too little of the file: the
+    /// first this many bytes are needed.
+    NeedsMore(u64),
 }
 
 /// Names the machines someone is likely to try by mistake.
@@ -65,6 +68,9 @@ impl fmt::Display for LoadError {
             ),
             LoadError::Truncated(what) => write!(f, "truncated ELF: {what}"),
             LoadError::Corrupt(why) => write!(f, "corrupt ELF: {why}"),
+            LoadError::NeedsMore(n) => {
+                write!(f, "the ELF headers need the first {n} bytes of the file")
+            }
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Program header checks: the PT_LOAD rules that keep a later mmap sane, and
 //! the few other headers a loader needs (PT_INTERP, PT_PHDR, PT_GNU_STACK).
 
+use super::FileView;
 use super::{page_up, LoadError, Prot, Segment, PAGE_SIZE, PHENT_SIZE, USER_END};
 use goblin::elf64::program_header::{
     ProgramHeader, PF_X, PT_GNU_STACK, PT_INTERP, PT_LOAD, PT_PHDR,
@@ -18,7 +19,7 @@ pub(super) struct Found {
 }
 
 /// Validates every header the loader uses; unknown types are ignored as in Linux.
-pub(super) fn scan(bytes: &[u8], table: &[ProgramHeader]) -> Result<Found, LoadError> {
+pub(super) fn scan(file: &FileView<'_>, table: &[ProgramHeader]) -> Result<Found, LoadError> {
     let mut found = Found {
         segments: Vec::new(),
         interp: None,
@@ -28,14 +29,14 @@ pub(super) fn scan(bytes: &[u8], table: &[ProgramHeader]) -> Result<Found, LoadE
     for ph in table {
         match ph.p_type {
             PT_LOAD => {
-                if let Some(seg) = load_segment(bytes, ph)? {
+                if let Some(seg) = load_segment(file.len, ph)? {
                     if let Some(prev) = found.segments.last() {
                         check_order(prev, &seg)?;
                     }
                     found.segments.push(seg);
                 }
             }
-            PT_INTERP if found.interp.is_none() => found.interp = Some(interp_path(bytes, ph)?),
+            PT_INTERP if found.interp.is_none() => found.interp = Some(interp_path(file, ph)?),
             PT_PHDR if found.phdr_vaddr.is_none() => found.phdr_vaddr = Some(ph.p_vaddr),
             // The last one wins, as in binfmt_elf.
             PT_GNU_STACK => found.exec_stack = ph.p_flags & PF_X != 0,
@@ -46,14 +47,14 @@ pub(super) fn scan(bytes: &[u8], table: &[ProgramHeader]) -> Result<Found, LoadE
 }
 
 /// Checks one PT_LOAD; `None` for an empty one (`p_memsz == 0`), which maps nothing.
-fn load_segment(bytes: &[u8], ph: &ProgramHeader) -> Result<Option<Segment>, LoadError> {
+fn load_segment(file_len: u64, ph: &ProgramHeader) -> Result<Option<Segment>, LoadError> {
     if ph.p_filesz > ph.p_memsz {
         return Err(LoadError::Corrupt(
             "PT_LOAD file size is larger than its memory size".into(),
         ));
     }
     let file_end = ph.p_offset.checked_add(ph.p_filesz);
-    if file_end.is_none_or(|end| end > bytes.len() as u64) {
+    if file_end.is_none_or(|end| end > file_len) {
         return Err(LoadError::Truncated("PT_LOAD segment past end of file"));
     }
     // mmap maps whole pages, so file offset and address must agree below the page size.
@@ -100,19 +101,14 @@ fn check_order(prev: &Segment, next: &Segment) -> Result<(), LoadError> {
 
 /// The interpreter path: inside the file, NUL-terminated, shorter than
 /// PATH_MAX, UTF-8. Like Linux, the path ends at the first NUL.
-fn interp_path(bytes: &[u8], ph: &ProgramHeader) -> Result<String, LoadError> {
+fn interp_path(file: &FileView<'_>, ph: &ProgramHeader) -> Result<String, LoadError> {
     if ph.p_filesz < 2 || ph.p_filesz > PATH_MAX {
         return Err(LoadError::Corrupt(format!(
             "PT_INTERP size {} (must be 2 to {PATH_MAX})",
             ph.p_filesz
         )));
     }
-    let raw = usize::try_from(ph.p_offset)
-        .ok()
-        .zip(usize::try_from(ph.p_filesz).ok())
-        .and_then(|(start, len)| Some(start..start.checked_add(len)?))
-        .and_then(|range| bytes.get(range))
-        .ok_or(LoadError::Truncated("PT_INTERP past end of file"))?;
+    let raw = file.get(ph.p_offset, ph.p_filesz, "PT_INTERP past end of file")?;
     let Some((&0, _)) = raw.split_last() else {
         return Err(LoadError::Corrupt("PT_INTERP is not NUL-terminated".into()));
     };
