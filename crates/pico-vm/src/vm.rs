@@ -11,10 +11,13 @@ use kvm_ioctls::{Cap, Kvm, VmFd};
 
 use crate::error::{kvm_open_error, VmError};
 use crate::kernel::KernelArea;
+use crate::layout::PAGE_SIZE;
 use crate::layout::{KERNEL_BASE, KERNEL_SIZE, SLOT_CHUNK, WINDOW_SIZE};
 use crate::memory::Memory;
+use crate::memory::{PROT_EXEC, PROT_READ, PROT_WRITE};
 use crate::paging::DIRECTORY_SPAN;
 use crate::vcpu::Vcpu;
+use crate::vdso::{self, Vvar, VDSO};
 
 /// Retries a set-up ioctl a host signal interrupted (picorun's signal
 /// catchers do not use SA_RESTART, so blocking guest syscalls can be
@@ -74,6 +77,8 @@ pub struct Vm {
     gibs: BTreeSet<u64>,
     cpuid: CpuId,
     features: Features,
+    /// Where the vvar page is (the vDSO follows it) and its host view.
+    vdso: Option<(u64, Arc<Vvar>)>,
 }
 
 const KERNEL_SLOT: u32 = 0;
@@ -105,6 +110,7 @@ impl Vm {
             gibs: BTreeSet::new(),
             cpuid,
             features: Features { sync_regs },
+            vdso: None,
         };
         vm.add_slot(KERNEL_SLOT, KERNEL_BASE, KERNEL_SIZE, vm.kernel.host_addr())?;
         Ok(vm)
@@ -170,7 +176,52 @@ impl Vm {
                 self.memory.host_base() + guest,
             )?;
         }
+        // The vvar page is shared with the parent's host process: the
+        // child gets its own (its TSC offset and its updater are its own).
+        if let Some((addr, _)) = self.vdso {
+            self.map_vvar(addr).map_err(|source| VmError::Memory {
+                op: "vvar page",
+                source,
+            })?;
+        }
         Ok(())
+    }
+
+    /// Maps a vvar page at `addr` and the vDSO right above it
+    /// ([`vdso::mapping_len`] bytes in all), both read-only, the vDSO
+    /// executable. Returns the vDSO's address (`AT_SYSINFO_EHDR`).
+    pub fn map_vdso(&mut self, addr: u64) -> io::Result<u64> {
+        self.map_vvar(addr)?;
+        let (text, len) = (addr + PAGE_SIZE, vdso::mapping_len() - PAGE_SIZE);
+        self.map_anon(text, len, PROT_READ | PROT_WRITE, false)?;
+        self.memory
+            .write(text, VDSO)
+            .map_err(|_| io::Error::from_raw_os_error(libc::EFAULT))?;
+        self.protect(text, len, PROT_READ | PROT_EXEC)?;
+        Ok(text)
+    }
+
+    fn map_vvar(&mut self, addr: u64) -> io::Result<()> {
+        let vvar = Vvar::new()?;
+        if let Some((_, old)) = &self.vdso {
+            vvar.publish(&old.read());
+        }
+        self.map_file(addr, PAGE_SIZE, PROT_READ, true, vvar.fd(), 0)?;
+        self.vdso = Some((addr, Arc::new(vvar)));
+        Ok(())
+    }
+
+    /// The vvar page's host view, if the guest has a vDSO.
+    pub fn vvar(&self) -> Option<Arc<Vvar>> {
+        self.vdso.as_ref().map(|(_, v)| v.clone())
+    }
+
+    /// `[start, end)` of the vvar page and of the vDSO, if mapped.
+    pub fn vdso_ranges(&self) -> Option<((u64, u64), (u64, u64))> {
+        self.vdso.as_ref().map(|&(addr, _)| {
+            let text = addr + PAGE_SIZE;
+            ((addr, text), (text, addr + vdso::mapping_len()))
+        })
     }
 
     /// Creates vCPU `id` resuming the user state `state` (fork, threads).
