@@ -196,17 +196,17 @@ pub fn attach(vm: &Vm, vcpu: &Vcpu) {
     let Some(page) = vm.vvar() else {
         return;
     };
-    if let Err(why) = start(page, vcpu) {
+    if let Err(why) = start(page, vm.tsc_offset(), vcpu) {
         log::debug!("vDSO clocks disabled: {why}");
     }
 }
 
-fn start(page: Arc<Vvar>, vcpu: &Vcpu) -> Result<(), String> {
+fn start(page: Arc<Vvar>, offset: Option<u64>, vcpu: &Vcpu) -> Result<(), String> {
     if !host::invariant_tsc() {
         return Err("the host TSC is not invariant".into());
     }
     let khz = vcpu.tsc_khz().map_err(|e| e.to_string())?;
-    let offset = vcpu.tsc_offset().map_err(|e| e.to_string())?;
+    let offset = offset.ok_or("the guest's TSC offset is unknown")?;
     let mut tracker = Tracker::new(khz, resolutions());
     let first = sample(offset, tracker.nominal).ok_or("the host clocks cannot be read")?;
     tracker.update(&first);

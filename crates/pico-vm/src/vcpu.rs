@@ -197,6 +197,25 @@ impl Vcpu {
         Ok(best.map_or(0, |(_, offset)| offset))
     }
 
+    /// Sets the guest's TSC so that it reads `host_tsc + offset` (a new
+    /// vCPU whose TSC KVM did not line up with its siblings').
+    pub fn set_tsc_offset(&self, offset: u64) -> Result<(), VmError> {
+        let msrs = Msrs::from_entries(&[kvm_bindings::kvm_msr_entry {
+            index: cpu::MSR_IA32_TSC,
+            data: cpu::host_tsc().wrapping_add(offset),
+            ..Default::default()
+        }])
+        .map_err(|_| VmError::Unsupported("MSR list".into()))?;
+        match self.fd.set_msrs(&msrs) {
+            Ok(1) => Ok(()),
+            Ok(_) => Err(VmError::Unsupported("writing IA32_TSC".into())),
+            Err(e) => Err(VmError::Kvm {
+                op: "KVM_SET_MSRS",
+                source: e,
+            }),
+        }
+    }
+
     /// The guest registers as of the last exit.
     pub fn regs(&self) -> &kvm_regs {
         &self.regs

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::io;
 use std::os::fd::BorrowedFd;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use kvm_bindings::{kvm_userspace_memory_region, CpuId, KVM_MAX_CPUID_ENTRIES};
 use kvm_ioctls::{Cap, Kvm, VmFd};
@@ -79,7 +79,14 @@ pub struct Vm {
     features: Features,
     /// Where the vvar page is (the vDSO follows it) and its host view.
     vdso: Option<(u64, Arc<Vvar>)>,
+    /// How far the guest's TSC is ahead of the host's, as measured on the
+    /// first vCPU; later vCPUs are made to agree (the vDSO's clocks rely
+    /// on one TSC for all threads).
+    tsc_offset: OnceLock<u64>,
 }
+
+/// A later vCPU's TSC further than this (in ticks) from the first's is set.
+const TSC_SKEW_LIMIT: i64 = 1_000_000;
 
 const KERNEL_SLOT: u32 = 0;
 
@@ -111,6 +118,7 @@ impl Vm {
             cpuid,
             features: Features { sync_regs },
             vdso: None,
+            tsc_offset: OnceLock::new(),
         };
         vm.add_slot(KERNEL_SLOT, KERNEL_BASE, KERNEL_SIZE, vm.kernel.host_addr())?;
         Ok(vm)
@@ -145,7 +153,7 @@ impl Vm {
     pub fn create_vcpu(&self, id: u64, rip: u64, rsp: u64) -> Result<Vcpu, VmError> {
         let fd =
             retry_eintr(|| self.fd.create_vcpu(id)).map_err(VmError::kvm("KVM_CREATE_VCPU"))?;
-        Vcpu::new(
+        let vcpu = Vcpu::new(
             fd,
             id,
             &self.cpuid,
@@ -153,7 +161,29 @@ impl Vm {
             self.features,
             rip,
             rsp,
-        )
+        )?;
+        self.line_up_tsc(&vcpu);
+        Ok(vcpu)
+    }
+
+    /// Records the first vCPU's TSC offset; sets a later one's to match if
+    /// KVM did not (older kernels start a late vCPU's TSC at 0).
+    fn line_up_tsc(&self, vcpu: &Vcpu) {
+        let Ok(mine) = vcpu.tsc_offset() else {
+            return;
+        };
+        let first = *self.tsc_offset.get_or_init(|| mine);
+        if (mine.wrapping_sub(first) as i64).abs() > TSC_SKEW_LIMIT {
+            if let Err(e) = vcpu.set_tsc_offset(first) {
+                log::debug!("cannot line up a vCPU's TSC: {e}");
+            }
+        }
+    }
+
+    /// How far the guest's TSC is ahead of the host's (wrapping), once a
+    /// vCPU exists and KVM could tell.
+    pub fn tsc_offset(&self) -> Option<u64> {
+        self.tsc_offset.get().copied()
     }
 
     /// In a child made by host `fork()`: the inherited VM belongs to the
@@ -161,6 +191,7 @@ impl Vm {
     /// process's copy-on-write copy of the guest memory and kernel area.
     pub fn renew_after_fork(&mut self) -> Result<(), VmError> {
         self.fd = retry_eintr(|| self.kvm.create_vm()).map_err(VmError::kvm("KVM_CREATE_VM"))?;
+        self.tsc_offset = OnceLock::new();
         self.add_slot(
             KERNEL_SLOT,
             KERNEL_BASE,
