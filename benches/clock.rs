@@ -66,18 +66,19 @@ fn native_clock(c: &mut Criterion) {
     });
 }
 
+/// On stderr: picorun gives its stdout to the guest it starts.
 fn report() {
     let (Some(pico), Some(native)) = (
         median_ns("picorun_clock_gettime_batch"),
         median_ns("native_clock_gettime_batch"),
     ) else {
-        println!("(ratio unavailable: run both benchmarks)");
+        eprintln!("(ratio unavailable: run both benchmarks)");
         return;
     };
     let (pico, native) = (pico / BATCH as f64, native / BATCH as f64);
-    println!();
-    println!("clock_gettime(MONOTONIC): picorun {pico:.1} ns, native {native:.1} ns per call");
-    println!("picorun/native = {:.2}x", pico / native);
+    eprintln!();
+    eprintln!("clock_gettime(MONOTONIC): picorun {pico:.1} ns, native {native:.1} ns per call");
+    eprintln!("picorun/native = {:.2}x", pico / native);
 }
 
 criterion_group! {
