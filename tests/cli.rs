@@ -69,3 +69,35 @@ fn inherited_descriptors_reach_the_program() {
     assert_eq!(native.stdout_str(), "via fd 3\nstatus 0\n", "{native}");
     assert_eq!(pico.stdout_str(), native.stdout_str(), "{pico}");
 }
+
+/// clock_gettime is served by the vDSO in the guest: 100000 calls under
+/// `--stats` reach the host as (almost) no clock_gettime syscalls.
+#[test]
+fn clock_gettime_makes_no_exits() {
+    for variant in [
+        Variant::GlibcStatic,
+        Variant::MuslStatic,
+        Variant::GlibcDynamic,
+    ] {
+        let dir = TempDir::new("cli-vdso");
+        let mut cmd = command(picorun());
+        cmd.arg("--stats")
+            .arg("--")
+            .arg(fixture("vdso", variant))
+            .arg("loop");
+        cmd.current_dir(dir.path());
+        let out = run(&mut cmd, b"", TIMEOUT).expect("picorun runs");
+        assert_eq!(out.stdout_str(), "looped, monotonic 1\n", "{out}");
+        let err = out.stderr_str();
+        let calls = err
+            .lines()
+            .find(|l| l.split_whitespace().last() == Some("clock_gettime"))
+            .and_then(|l| l.split_whitespace().nth(3))
+            .map_or(0, |n| n.parse::<u64>().expect("a call count"));
+        assert!(
+            calls < 100,
+            "{variant:?}: {calls} clock_gettime syscalls reached the host:\n{err}"
+        );
+        assert!(err.to_lowercase().contains("total"), "{err}");
+    }
+}

@@ -48,6 +48,7 @@ per_libc!(
     abort,
     raise_ign,
     time,
+    vdso,
     ids,
     stdio_filter,
     tls,
@@ -214,6 +215,19 @@ fn time(v: Variant) {
         !out.stdout_str().contains(" 0\n"),
         "a clock check fails natively:\n{out}"
     );
+}
+
+/// The vDSO: found through AT_SYSINFO_EHDR, its clocks agree with the
+/// kernel's, and what it cannot serve still works (the syscall).
+fn vdso(v: Variant) {
+    let out = run("vdso", v, &[], b"");
+    let text = out.stdout_str();
+    assert!(
+        text.starts_with("AT_SYSINFO_EHDR set 1\n"),
+        "no vDSO natively:\n{out}"
+    );
+    assert!(!text.contains(" 0"), "a clock check fails natively:\n{out}");
+    assert_eq!(text.lines().count(), 19, "{out}");
 }
 
 fn ids(v: Variant) {

@@ -326,6 +326,8 @@ fn load_elf(
     vm.map_anon(STACK_TOP - STACK_SIZE, STACK_SIZE, stack_prot, false)
         .map_err(map_err)?;
 
+    let vdso = map_vdso(vm);
+
     let bytes_of = |v: &[OsString]| v.iter().map(|s| s.as_bytes().to_vec()).collect::<Vec<_>>();
     let argv = bytes_of(argv);
     let envp = bytes_of(envp);
@@ -339,7 +341,10 @@ fn load_elf(
         ),
         None => (entry, 0),
     };
-    let aux = [
+    let mut aux = Vec::with_capacity(17);
+    // First, where Linux puts it.
+    aux.extend(vdso.map(|ehdr| (auxv::AT_SYSINFO_EHDR, ehdr)));
+    aux.extend([
         (auxv::AT_MINSIGSTKSZ, host_auxv(libc::AT_MINSIGSTKSZ)),
         (auxv::AT_HWCAP, host_auxv(libc::AT_HWCAP)),
         (auxv::AT_PAGESZ, 4096),
@@ -360,7 +365,7 @@ fn load_elf(
         (auxv::AT_SECURE, 0),
         // FSGSBASE (bit 1) only if the guest may use it: it is not enabled.
         (auxv::AT_HWCAP2, host_auxv(libc::AT_HWCAP2) & !2),
-    ];
+    ]);
     let execfn = argv
         .first()
         .cloned()
@@ -400,6 +405,22 @@ fn load_elf(
 }
 
 use crate::host::auxval as host_auxv;
+
+/// Maps the vvar page and the vDSO where a non-fixed mapping would go;
+/// returns the vDSO's address for `AT_SYSINFO_EHDR`. Without one the
+/// program's libc makes real syscalls, so a failure only costs speed.
+fn map_vdso(vm: &mut Vm) -> Option<u64> {
+    let len = pico_vm::vdso::mapping_len();
+    let at = vm.memory().regions().find_gap_below(
+        len,
+        MMAP_MIN,
+        MMAP_TOP,
+        pico_vm::layout::PAGE_SIZE,
+    )?;
+    vm.map_vdso(at)
+        .map_err(|e| log::debug!("no vDSO: {e}"))
+        .ok()
+}
 
 fn getrandom(buf: &mut [u8]) -> std::io::Result<()> {
     use std::io::Read;

@@ -523,3 +523,51 @@ pub fn is_open(fd: RawFd) -> bool {
     )
     .is_ok()
 }
+
+/// The host's clock `clock` in nanoseconds, if it has one.
+pub fn clock_ns(clock: libc::clockid_t) -> Option<u64> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: writes one timespec into a local.
+    let ok = unsafe { libc::clock_gettime(clock, &mut ts) } == 0;
+    ok.then(|| (ts.tv_sec as u64).wrapping_mul(1_000_000_000) + ts.tv_nsec as u64)
+}
+
+/// The host's `clock_getres(clock)` in nanoseconds, if it has the clock.
+pub fn clock_res_ns(clock: libc::clockid_t) -> Option<u64> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: writes one timespec into a local.
+    let ok = unsafe { libc::clock_getres(clock, &mut ts) } == 0;
+    ok.then(|| (ts.tv_sec as u64).wrapping_mul(1_000_000_000) + ts.tv_nsec as u64)
+}
+
+/// Whether the host CPU's TSC is invariant (CPUID 0x8000_0007 EDX bit 8):
+/// it then ticks at one rate whatever the power state, which the vDSO's
+/// clocks rely on.
+pub fn invariant_tsc() -> bool {
+    // Leaf 0x8000_0000 gives the highest extended leaf, checked first.
+    use std::arch::x86_64::__cpuid;
+    __cpuid(0x8000_0000).eax >= 0x8000_0007 && __cpuid(0x8000_0007).edx & (1 << 8) != 0
+}
+
+/// Spawns a helper thread with every host signal blocked, so signals meant
+/// for the guest reach the vCPU threads, never the helper.
+pub fn spawn_quiet(name: &str, body: impl FnOnce() + Send + 'static) -> std::io::Result<()> {
+    // SAFETY: local sigsets; the calling thread's mask is restored below.
+    let old = unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &all, &mut old);
+        old
+    };
+    let spawned = std::thread::Builder::new().name(name.into()).spawn(body);
+    // SAFETY: restores the mask saved above.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+    spawned.map(drop)
+}

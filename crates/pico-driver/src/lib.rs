@@ -11,6 +11,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod clock;
 pub mod exec;
 pub mod faultaddr;
 pub mod fd;

@@ -67,6 +67,7 @@ impl Process {
         let mut vcpu = vm
             .create_vcpu(0, loaded.entry, loaded.stack_pointer)
             .map_err(ExecError::Vm)?;
+        crate::clock::attach(&vm, &vcpu);
         hostsig::set_kick(vcpu.kick_handle());
         let exe = std::fs::canonicalize(&loaded.exe).unwrap_or_else(|_| loaded.exe.clone());
         let pid = std::process::id();

@@ -30,6 +30,14 @@ pub const MSR_CSTAR: u32 = 0xc000_0083;
 pub const MSR_SFMASK: u32 = 0xc000_0084;
 pub const MSR_KERNEL_GS_BASE: u32 = 0xc000_0102;
 pub const MSR_TSC_AUX: u32 = 0xc000_0103;
+pub const MSR_IA32_TSC: u32 = 0x10;
+
+/// The host's time-stamp counter.
+pub fn host_tsc() -> u64 {
+    // SAFETY: rdtsc only reads the time-stamp counter; it has no memory
+    // effects and is available on every x86-64 CPU KVM runs on.
+    unsafe { core::arch::x86_64::_rdtsc() }
+}
 
 /// rflags bits a user program may set, as the kernel's `sysret` path allows
 /// (CF PF AF ZF SF TF DF OF NT AC ID); IOPL and the rest stay 0.

@@ -17,9 +17,15 @@ mod paging;
 pub mod rangemap;
 mod trampoline;
 mod vcpu;
+pub mod vdso;
 mod vm;
 
 pub use error::VmError;
 pub use memory::{Access, CstrError, Fault, FileMapping, MappedFile, Memory, Region};
 pub use vcpu::{EntryMode, ExceptionInfo, Exit, KickHandle, Vcpu};
 pub use vm::{CpuState, Features, Vm};
+
+/// The host's time-stamp counter (what the guest's reads are offset from).
+pub fn host_tsc() -> u64 {
+    cpu::host_tsc()
+}

@@ -4,17 +4,20 @@
 use std::collections::BTreeSet;
 use std::io;
 use std::os::fd::BorrowedFd;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use kvm_bindings::{kvm_userspace_memory_region, CpuId, KVM_MAX_CPUID_ENTRIES};
 use kvm_ioctls::{Cap, Kvm, VmFd};
 
 use crate::error::{kvm_open_error, VmError};
 use crate::kernel::KernelArea;
+use crate::layout::PAGE_SIZE;
 use crate::layout::{KERNEL_BASE, KERNEL_SIZE, SLOT_CHUNK, WINDOW_SIZE};
 use crate::memory::Memory;
+use crate::memory::{PROT_EXEC, PROT_READ, PROT_WRITE};
 use crate::paging::DIRECTORY_SPAN;
 use crate::vcpu::Vcpu;
+use crate::vdso::{self, Vvar, VDSO};
 
 /// Retries a set-up ioctl a host signal interrupted (picorun's signal
 /// catchers do not use SA_RESTART, so blocking guest syscalls can be
@@ -74,7 +77,16 @@ pub struct Vm {
     gibs: BTreeSet<u64>,
     cpuid: CpuId,
     features: Features,
+    /// Where the vvar page is (the vDSO follows it) and its host view.
+    vdso: Option<(u64, Arc<Vvar>)>,
+    /// How far the guest's TSC is ahead of the host's, as measured on the
+    /// first vCPU; later vCPUs are made to agree (the vDSO's clocks rely
+    /// on one TSC for all threads).
+    tsc_offset: OnceLock<u64>,
 }
+
+/// A later vCPU's TSC further than this (in ticks) from the first's is set.
+const TSC_SKEW_LIMIT: i64 = 1_000_000;
 
 const KERNEL_SLOT: u32 = 0;
 
@@ -105,6 +117,8 @@ impl Vm {
             gibs: BTreeSet::new(),
             cpuid,
             features: Features { sync_regs },
+            vdso: None,
+            tsc_offset: OnceLock::new(),
         };
         vm.add_slot(KERNEL_SLOT, KERNEL_BASE, KERNEL_SIZE, vm.kernel.host_addr())?;
         Ok(vm)
@@ -139,7 +153,7 @@ impl Vm {
     pub fn create_vcpu(&self, id: u64, rip: u64, rsp: u64) -> Result<Vcpu, VmError> {
         let fd =
             retry_eintr(|| self.fd.create_vcpu(id)).map_err(VmError::kvm("KVM_CREATE_VCPU"))?;
-        Vcpu::new(
+        let vcpu = Vcpu::new(
             fd,
             id,
             &self.cpuid,
@@ -147,7 +161,29 @@ impl Vm {
             self.features,
             rip,
             rsp,
-        )
+        )?;
+        self.line_up_tsc(&vcpu);
+        Ok(vcpu)
+    }
+
+    /// Records the first vCPU's TSC offset; sets a later one's to match if
+    /// KVM did not (older kernels start a late vCPU's TSC at 0).
+    fn line_up_tsc(&self, vcpu: &Vcpu) {
+        let Ok(mine) = vcpu.tsc_offset() else {
+            return;
+        };
+        let first = *self.tsc_offset.get_or_init(|| mine);
+        if (mine.wrapping_sub(first) as i64).abs() > TSC_SKEW_LIMIT {
+            if let Err(e) = vcpu.set_tsc_offset(first) {
+                log::debug!("cannot line up a vCPU's TSC: {e}");
+            }
+        }
+    }
+
+    /// How far the guest's TSC is ahead of the host's (wrapping), once a
+    /// vCPU exists and KVM could tell.
+    pub fn tsc_offset(&self) -> Option<u64> {
+        self.tsc_offset.get().copied()
     }
 
     /// In a child made by host `fork()`: the inherited VM belongs to the
@@ -155,6 +191,7 @@ impl Vm {
     /// process's copy-on-write copy of the guest memory and kernel area.
     pub fn renew_after_fork(&mut self) -> Result<(), VmError> {
         self.fd = retry_eintr(|| self.kvm.create_vm()).map_err(VmError::kvm("KVM_CREATE_VM"))?;
+        self.tsc_offset = OnceLock::new();
         self.add_slot(
             KERNEL_SLOT,
             KERNEL_BASE,
@@ -170,7 +207,52 @@ impl Vm {
                 self.memory.host_base() + guest,
             )?;
         }
+        // The vvar page is shared with the parent's host process: the
+        // child gets its own (its TSC offset and its updater are its own).
+        if let Some((addr, _)) = self.vdso {
+            self.map_vvar(addr).map_err(|source| VmError::Memory {
+                op: "vvar page",
+                source,
+            })?;
+        }
         Ok(())
+    }
+
+    /// Maps a vvar page at `addr` and the vDSO right above it
+    /// ([`vdso::mapping_len`] bytes in all), both read-only, the vDSO
+    /// executable. Returns the vDSO's address (`AT_SYSINFO_EHDR`).
+    pub fn map_vdso(&mut self, addr: u64) -> io::Result<u64> {
+        self.map_vvar(addr)?;
+        let (text, len) = (addr + PAGE_SIZE, vdso::mapping_len() - PAGE_SIZE);
+        self.map_anon(text, len, PROT_READ | PROT_WRITE, false)?;
+        self.memory
+            .write(text, VDSO)
+            .map_err(|_| io::Error::from_raw_os_error(libc::EFAULT))?;
+        self.protect(text, len, PROT_READ | PROT_EXEC)?;
+        Ok(text)
+    }
+
+    fn map_vvar(&mut self, addr: u64) -> io::Result<()> {
+        let vvar = Vvar::new()?;
+        if let Some((_, old)) = &self.vdso {
+            vvar.publish(&old.read());
+        }
+        self.map_file(addr, PAGE_SIZE, PROT_READ, true, vvar.fd(), 0)?;
+        self.vdso = Some((addr, Arc::new(vvar)));
+        Ok(())
+    }
+
+    /// The vvar page's host view, if the guest has a vDSO.
+    pub fn vvar(&self) -> Option<Arc<Vvar>> {
+        self.vdso.as_ref().map(|(_, v)| v.clone())
+    }
+
+    /// `[start, end)` of the vvar page and of the vDSO, if mapped.
+    pub fn vdso_ranges(&self) -> Option<((u64, u64), (u64, u64))> {
+        self.vdso.as_ref().map(|&(addr, _)| {
+            let text = addr + PAGE_SIZE;
+            ((addr, text), (text, addr + vdso::mapping_len()))
+        })
     }
 
     /// Creates vCPU `id` resuming the user state `state` (fork, threads).

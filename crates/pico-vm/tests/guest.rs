@@ -109,3 +109,27 @@ fn user_cannot_write_the_trampoline() {
         other => panic!("expected #PF, got {other:?}"),
     }
 }
+
+#[test]
+fn guest_tsc_is_the_host_tsc_plus_the_measured_offset() {
+    // rdtsc; mov rdi, rax; mov rsi, rdx; mov eax, 39; syscall
+    let code = [
+        0x0f, 0x31, 0x48, 0x89, 0xc7, 0x48, 0x89, 0xd6, 0xb8, 39, 0, 0, 0, 0x0f, 0x05,
+    ];
+    let (_vm, mut vcpu) = vm_with(&code);
+    let offset = vcpu.tsc_offset().unwrap();
+    assert!(
+        vcpu.tsc_khz().unwrap() > 100_000,
+        "a TSC of at least 100 MHz"
+    );
+    let before = pico_vm::host_tsc().wrapping_add(offset);
+    assert_eq!(vcpu.run().unwrap(), Exit::Syscall);
+    let after = pico_vm::host_tsc().wrapping_add(offset);
+    let guest = (vcpu.regs().rsi << 32) | (vcpu.regs().rdi & 0xffff_ffff);
+    // The measurement is good to a few microseconds (an ioctl's length).
+    let slack = 100_000;
+    assert!(
+        guest.wrapping_sub(before) as i64 > -slack && after.wrapping_sub(guest) as i64 > -slack,
+        "guest {guest} outside [{before}, {after}]"
+    );
+}

@@ -48,20 +48,32 @@ pub(super) struct Marks {
     pub brk_start: u64,
     pub brk: u64,
     pub start_stack: u64,
+    /// `[start, end)` of the vvar page and of the vDSO, if mapped.
+    pub vdso: Option<((u64, u64), (u64, u64))>,
 }
 
 impl Marks {
     fn of(t: &Task) -> Marks {
-        let layout = t.vm.read().layout;
+        let mm = t.vm.read();
         Marks {
-            brk_start: layout.brk_start,
-            brk: layout.brk,
+            brk_start: mm.layout.brk_start,
+            brk: mm.layout.brk,
             start_stack: t.image.start_stack,
+            vdso: mm.vm.vdso_ranges(),
         }
     }
 
     /// Linux's rule (`vma_is_initial_heap`, `vma_is_initial_stack`).
     fn name(&self, start: u64, end: u64) -> &'static [u8] {
+        let within = |(s, e): (u64, u64)| s <= start && end <= e;
+        if let Some((vvar, vdso)) = self.vdso {
+            if within(vvar) {
+                return b"[vvar]";
+            }
+            if within(vdso) {
+                return b"[vdso]";
+            }
+        }
         if start < self.brk && end > self.brk_start {
             b"[heap]"
         } else if self.is_stack(start, end) {
@@ -102,21 +114,23 @@ pub(super) fn maps(regions: &RangeMap<Region>, marks: &Marks) -> Vec<u8> {
     let mut out = Vec::new();
     for (start, end, region) in merged(regions) {
         let bit = |b: u32, c: char| if region.prot & b != 0 { c } else { '-' };
+        // The vvar page is a memfd to the host, a special mapping to Linux.
+        let special = marks.name(start, end) == b"[vvar]";
         let (offset, dev, ino, name): (u64, u64, u64, Cow<'_, [u8]>) = match &region.file {
-            Some(f) => (
+            Some(f) if !special => (
                 f.offset_at(start),
                 f.file.dev,
                 f.file.ino,
                 Cow::Owned(escape_newlines(f.file.path.as_os_str().as_encoded_bytes())),
             ),
-            None => (0, 0, 0, Cow::Borrowed(marks.name(start, end))),
+            _ => (0, 0, 0, Cow::Borrowed(marks.name(start, end))),
         };
         let mut line = format!(
             "{start:08x}-{end:08x} {}{}{}{} {offset:08x} {:02x}:{:02x} {ino} ",
             bit(PROT_READ, 'r'),
             bit(PROT_WRITE, 'w'),
             bit(PROT_EXEC, 'x'),
-            if region.shared { 's' } else { 'p' },
+            if region.shared && !special { 's' } else { 'p' },
             major(dev),
             minor(dev),
         )
@@ -363,6 +377,7 @@ mod tests {
             brk_start: 0x60_0000,
             brk: 0x60_2000,
             start_stack: 0x7f_f000,
+            vdso: None,
         }
     }
 

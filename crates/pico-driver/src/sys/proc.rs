@@ -136,11 +136,15 @@ fn become_child(
     if flags & CLONE_SETTLS != 0 {
         state.fs_base = tls;
     }
-    let mut vcpu =
-        t.vm.read()
+    let mut vcpu = {
+        let mm = t.vm.read();
+        let vcpu = mm
             .vm
             .create_vcpu_from(0, &state)
             .map_err(|e| e.to_string())?;
+        crate::clock::attach(&mm.vm, &vcpu);
+        vcpu
+    };
     hostsig::set_kick(vcpu.kick_handle());
     t.vcpu = vcpu;
     t.pid = pid;
@@ -227,6 +231,7 @@ fn exec_program(
     let mut vcpu = vm
         .create_vcpu(0, loaded.entry, loaded.stack_pointer)
         .map_err(vm_errno)?;
+    crate::clock::attach(&vm, &vcpu);
     // A vfork parent gets the child's stores and may continue now.
     if let Some(done) = t.vfork_done.take() {
         crate::vfork::child_done(t, done);
