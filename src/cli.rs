@@ -57,6 +57,7 @@ pub fn run(command: &[OsString], options: &Options) -> ExitCode {
             .collect(),
         trace: options.trace,
         stats: options.stats,
+        take_over_descriptors: true,
     };
     let mut process = match Process::new(&config) {
         Ok(p) => p,

@@ -36,6 +36,13 @@ pub struct Config {
     pub trace: bool,
     /// Collect per-syscall counts and times (see [`Process::stats_table`]).
     pub stats: bool,
+    /// The guest takes over this host process's descriptors (the CLI: the
+    /// program *is* the process): every inherited descriptor becomes the
+    /// guest's, and the host lets go of its own copies, so a guest that
+    /// closes its stdout really closes it. Off (a library embedding
+    /// picorun), the guest gets duplicates of 0, 1 and 2 and the host keeps
+    /// its own descriptors.
+    pub take_over_descriptors: bool,
 }
 
 /// Why the run loop stopped.
@@ -56,7 +63,11 @@ impl Process {
     pub fn new(config: &Config) -> Result<Process, ExecError> {
         // The guest's descriptors are the ones picorun inherited, taken
         // before picorun opens its own (kvm, vm, vcpu).
-        let fds = FdTable::inherited();
+        let fds = if config.take_over_descriptors {
+            FdTable::inherited()
+        } else {
+            FdTable::with_stdio()
+        };
         // The guest inherits picorun's dispositions (ignored signals stay
         // ignored, as across exec) before picorun changes any.
         let signals = Signals::inherit();
