@@ -4,8 +4,6 @@
 //!
 //!     cargo bench --bench clock
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 mod common;
@@ -16,28 +14,8 @@ use criterion::{criterion_group, Criterion};
 /// Calls per batch; must match `benches/guests/clock_loop.c`.
 const BATCH: u64 = 100_000;
 
-fn guest_binary() -> PathBuf {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/guests/clock_loop.c");
-    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-guests/clock_loop");
-    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
-    let status = Command::new("gcc")
-        .args(["-O2", "-static", "-o"])
-        .arg(&out)
-        .arg(&src)
-        .status()
-        .expect("gcc is needed for the benchmark guest (apt-get install gcc)");
-    assert!(status.success(), "building {}", src.display());
-    out
-}
-
 fn picorun_clock(c: &mut Criterion) {
-    let program = guest_binary();
-    let config = picorun::Config {
-        program: program.clone(),
-        args: vec![program.into()],
-        ..Default::default()
-    };
-    let mut process = picorun::Process::new(&config).expect("start the guest");
+    let mut process = common::start_guest(&common::build_guest("clock_loop", &["-O2", "-static"]));
     // Past libc's start-up syscalls: from here on, one syscall per batch.
     assert!(process.run_for(100).unwrap().is_none());
     c.bench_function("picorun_clock_gettime_batch", |b| {

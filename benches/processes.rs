@@ -27,21 +27,6 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn build(src: &str) -> PathBuf {
-    let out = root()
-        .join("target/bench-guests")
-        .join(src.trim_end_matches(".c"));
-    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
-    let status = Command::new("gcc")
-        .args(["-O2", "-pthread", "-o"])
-        .arg(&out)
-        .arg(root().join("benches/guests").join(src))
-        .status()
-        .expect("gcc is needed for the benchmark guests (apt-get install gcc)");
-    assert!(status.success(), "building {src}");
-    out
-}
-
 fn picorun() -> PathBuf {
     let exe = root().join("target/release/picorun");
     assert!(exe.exists(), "build picorun first: cargo build --release");
@@ -60,7 +45,7 @@ fn run(cmd: &mut Command) {
 fn benches(c: &mut Criterion) {
     let pico = picorun();
     for &(name, src, ops) in CASES {
-        let prog = build(src);
+        let prog = common::build_guest(src.trim_end_matches(".c"), &["-O2", "-pthread"]);
         let n = ops.to_string();
         c.bench_function(&format!("native/{name}"), |b| {
             b.iter(|| run(Command::new(&prog).arg(&n)))

@@ -6,8 +6,6 @@
 //!
 //!     cargo bench --bench syscall
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 mod common;
@@ -39,28 +37,11 @@ fn floor(c: &mut Criterion) {
     });
 }
 
-fn guest_binary() -> PathBuf {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/guests/getppid_loop.c");
-    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-guests/getppid_loop");
-    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
-    let status = Command::new("gcc")
-        .args(["-O1", "-static", "-nostdlib", "-fno-stack-protector", "-o"])
-        .arg(&out)
-        .arg(&src)
-        .status()
-        .expect("gcc is needed for the benchmark guest (apt-get install gcc)");
-    assert!(status.success(), "building {}", src.display());
-    out
-}
-
 fn picorun_getppid(c: &mut Criterion) {
-    let program = guest_binary();
-    let config = picorun::Config {
-        program: program.clone(),
-        args: vec![program.into()],
-        ..Default::default()
-    };
-    let mut process = picorun::Process::new(&config).expect("start the guest");
+    let mut process = common::start_guest(&common::build_guest(
+        "getppid_loop",
+        &["-O1", "-static", "-nostdlib", "-fno-stack-protector"],
+    ));
     c.bench_function("picorun_getppid", |b| {
         b.iter_custom(|iters| {
             let start = Instant::now();
