@@ -101,3 +101,27 @@ fn clock_gettime_makes_no_exits() {
         assert!(err.to_lowercase().contains("total"), "{err}");
     }
 }
+
+/// The ELF shapes a user may hand picorun beyond the fixtures' defaults: a
+/// static PIE (self-relocating, loaded at a bias) and a non-PIE dynamic
+/// executable (fixed addresses plus ld.so).
+#[test]
+fn static_pie_and_non_pie_dynamic_run_like_native() {
+    let dir = TempDir::new("cli-elf-shapes");
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/args_env.c");
+    for (name, flag) in [("static-pie", "-static-pie"), ("no-pie", "-no-pie")] {
+        let out = dir.path().join(name);
+        let built = std::process::Command::new("gcc")
+            .args(["-O1", flag, "-o"])
+            .arg(&out)
+            .arg(&src)
+            .status()
+            .expect("gcc is needed (apt-get install gcc)");
+        assert!(built.success(), "gcc {flag}");
+        let native = pico_testkit::run_native(&out, &["one", "two"], b"", Some(dir.path()));
+        let pico =
+            pico_testkit::run_picorun(picorun(), &out, &["one", "two"], b"", Some(dir.path()));
+        assert!(native.stdout_str().contains("argv[1] \"one\""), "{native}");
+        pico_testkit::assert_same(&native, &pico, name);
+    }
+}
