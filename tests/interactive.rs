@@ -41,7 +41,7 @@ fn session(keys: &[(&[u8], u64)]) -> String {
         std::thread::sleep(Duration::from_millis(*pause_ms));
     }
     drop(stdin);
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(60);
     while child.try_wait().expect("wait").is_none() {
         assert!(Instant::now() < deadline, "bash did not exit");
         std::thread::sleep(Duration::from_millis(50));
@@ -53,7 +53,7 @@ fn session(keys: &[(&[u8], u64)]) -> String {
 fn interactive_bash_pipeline_ctrl_c_and_exit() {
     let screen = session(&[
         (b"echo one two | tr a-z A-Z\n", 800),
-        (b"sleep 30\n", 1500),
+        (b"sleep 30\n", 3000),
         (b"\x03", 800),
         (b"echo status=$?\n", 800),
         (b"exit\n", 800),
