@@ -17,7 +17,7 @@ use pico_abi::flags::{
     CLONE_PARENT, CLONE_PARENT_SETTID, CLONE_PIDFD, CLONE_PTRACE, CLONE_SETTLS, CLONE_SIGHAND,
     CLONE_SYSVSEM, CLONE_THREAD, CLONE_VFORK, CLONE_VM,
 };
-use pico_abi::{sysno, Errno};
+use pico_abi::Errno;
 
 /// The namespace flags: picorun has no namespaces to give a child.
 const CLONE_NEWNS_AND_FRIENDS: u64 = CLONE_NEWNS
@@ -344,16 +344,3 @@ pub fn setpgid(_t: &mut Task, a: &Args) -> SysResult {
 pub fn setsid(_t: &mut Task, _a: &Args) -> SysResult {
     host::call(libc::SYS_setsid, &[HostArg::Int(0)])
 }
-
-/// Syscalls numbers this module serves (for the table's sanity).
-pub const SERVED: &[u64] = &[
-    sysno::FORK,
-    sysno::VFORK,
-    sysno::CLONE,
-    sysno::EXECVE,
-    sysno::EXECVEAT,
-    sysno::WAIT4,
-    sysno::WAITID,
-    sysno::SETPGID,
-    sysno::SETSID,
-];

@@ -17,37 +17,24 @@ fn xattr_path(t: &mut Task, a: &Args, nr: i64, has_name: bool, value_in: bool) -
     ]
     .contains(&nr);
     let at = at(t, AT_FDCWD as i64 as u64, &path, follow)?;
-    let path = at.path(&path);
-    let (name, value_arg, size_arg) = if has_name {
-        (Some(t.path(a[1])?), 2, 3)
-    } else {
-        (None, 1, 2)
-    };
-    let size = a[size_arg] & 0xffff_ffff;
-    let value = if value_in {
-        t.opt_in_buf(a[value_arg], size)?
-    } else if size == 0 {
-        GuestBuf::null()
-    } else {
-        t.out_buf(a[value_arg], size)?
-    };
-    match &name {
-        Some(name) => host::call(
-            nr,
-            &[
-                HostArg::Str(path),
-                HostArg::Str(name),
-                value.into(),
-                size.into(),
-                a[4].into(),
-            ],
-        ),
-        None => host::call(nr, &[HostArg::Str(path), value.into(), size.into()]),
-    }
+    xattr(t, a, nr, HostArg::Str(at.path(&path)), has_name, value_in)
 }
 
 fn xattr_fd(t: &mut Task, a: &Args, nr: i64, has_name: bool, value_in: bool) -> SysResult {
     let fd = t.fds.host(a[0])?;
+    xattr(t, a, nr, HostArg::Fd(fd), has_name, value_in)
+}
+
+/// One xattr call on `target` (a path or a descriptor): the name, when the
+/// call has one, then the value buffer and its size.
+fn xattr(
+    t: &Task,
+    a: &Args,
+    nr: i64,
+    target: HostArg<'_>,
+    has_name: bool,
+    value_in: bool,
+) -> SysResult {
     let (name, value_arg, size_arg) = if has_name {
         (Some(t.path(a[1])?), 2, 3)
     } else {
@@ -65,14 +52,14 @@ fn xattr_fd(t: &mut Task, a: &Args, nr: i64, has_name: bool, value_in: bool) -> 
         Some(name) => host::call(
             nr,
             &[
-                HostArg::Fd(fd),
+                target,
                 HostArg::Str(name),
                 value.into(),
                 size.into(),
                 a[4].into(),
             ],
         ),
-        None => host::call(nr, &[HostArg::Fd(fd), value.into(), size.into()]),
+        None => host::call(nr, &[target, value.into(), size.into()]),
     }
 }
 
