@@ -36,4 +36,146 @@ pico_trampoline_exceptions:
     .endr
     .globl pico_trampoline_end
 pico_trampoline_end:
+
+/*
+ * The fast syscall page: one copy per vCPU, at LSTAR, with the vCPU's data
+ * page right after it (so `D + field(%rip)` reaches this vCPU's own data).
+ * It answers a few syscalls without leaving the guest (getpid, gettid,
+ * rt_sigprocmask with nothing pending, arch_prctl FS) and sends the rest
+ * to the host through the same `out` as the plain trampoline.
+ *
+ * Where `syscall` arrives at CPL 3 (PVM) this is native ring-3 code, so an
+ * answer costs the `syscall` instruction and a few loads instead of a VM
+ * exit; on hardware KVM it runs at CPL 0 and returns with `iretq`.
+ *
+ * The host may stop the vCPU anywhere in here (a signal, a fault on a
+ * guest pointer) and then needs to know the user's state, so the code
+ * keeps to three rules the host relies on (see `fastpath.rs`):
+ *  1. The first four instructions save rcx, r11, rsp and rax (the syscall
+ *     number) in the data page; until `pico_fast_saved` the registers are
+ *     still the user's.
+ *  2. Until `pico_fast_commit`, nothing visible has changed except a
+ *     repeatable store (the old mask to *oldset, FS base): the host can
+ *     restart the call as an ordinary syscall from the saved registers.
+ *  3. From `pico_fast_commit` on, the call is done: rax is the result and
+ *     only the return remains (at `pico_fast_commit` itself, r11 holds the
+ *     new signal mask still to be stored).
+ */
+    .set D, pico_fast_start + 0x1000
+
+    .balign 16
+    .globl pico_fast_start
+pico_fast_start:
+    mov %rcx, D + {F_RCX}(%rip)
+    mov %r11, D + {F_R11}(%rip)
+    mov %rsp, D + {F_RSP}(%rip)
+    mov %rax, D + {F_RAX}(%rip)
+    .globl pico_fast_saved
+pico_fast_saved:
+    testb ${FLAG_FAST}, D + {F_FLAGS}(%rip)
+    jz fast_slow
+    cmp $39, %rax
+    je fast_getpid
+    cmp $186, %rax
+    je fast_gettid
+    cmp $14, %rax
+    je fast_sigprocmask
+    cmp $158, %rax
+    je fast_arch_prctl
+fast_slow:
+    mov D + {F_RCX}(%rip), %rcx
+    mov D + {F_R11}(%rip), %r11
+    mov D + {F_RAX}(%rip), %rax
+    .globl pico_fast_out
+pico_fast_out:
+    outb %al, ${SYSCALL_PORT}
+    ud2
+
+fast_getpid:
+    mov D + {F_PID}(%rip), %rax
+    jmp fast_return_l
+fast_gettid:
+    mov D + {F_TID}(%rip), %rax
+    jmp fast_return_l
+
+fast_arch_prctl:
+    testb ${FLAG_FSGSBASE}, D + {F_FLAGS}(%rip)
+    jz fast_slow
+    cmp $0x1003, %rdi                       /* ARCH_GET_FS */
+    je 5f
+    cmp $0x1002, %rdi                       /* ARCH_SET_FS */
+    jne fast_slow
+    mov ${FS_LIMIT}, %rax
+    cmp %rax, %rsi
+    jae fast_slow
+    wrfsbase %rsi
+    xor %eax, %eax
+    jmp fast_return_l
+5:  mov ${USER_TOP}, %rax
+    cmp %rax, %rsi
+    ja fast_slow
+    rdfsbase %rax
+    mov %rax, (%rsi)
+    xor %eax, %eax
+    jmp fast_return_l
+
+    /* rt_sigprocmask(how=rdi, set=rsi, oldset=rdx, sigsetsize=r10) */
+fast_sigprocmask:
+    cmp $8, %r10
+    jne fast_slow
+    cmpq $0, D + {F_PENDING}(%rip)
+    jne fast_slow
+    mov D + {F_MASK}(%rip), %rcx            /* the old mask */
+    mov %rcx, %r11                          /* the new mask, so far */
+    test %rsi, %rsi
+    jz 3f
+    mov ${USER_TOP}, %rax
+    cmp %rax, %rsi
+    ja fast_slow
+    mov (%rsi), %r11                        /* *set */
+    cmp $0, %rdi
+    je 1f
+    cmp $1, %rdi
+    je 2f
+    cmp $2, %rdi
+    jne fast_slow
+    jmp 3f
+1:  or %rcx, %r11                           /* SIG_BLOCK */
+    jmp 3f
+2:  not %r11                                /* SIG_UNBLOCK */
+    and %rcx, %r11
+3:  btr $8, %r11                            /* SIGKILL and SIGSTOP */
+    btr $18, %r11                           /* cannot be blocked */
+    /* Everything the host thread blocks must stay blocked: unblocking
+       needs the host's mask changed, which only the host can do. */
+    mov %r11, %rax
+    not %rax
+    and D + {F_HOST_MASK}(%rip), %rax
+    jnz fast_slow
+    test %rdx, %rdx
+    jz 4f
+    mov ${USER_TOP}, %rax
+    cmp %rax, %rdx
+    ja fast_slow
+    mov %rcx, (%rdx)                        /* *oldset */
+4:  xor %eax, %eax
+    /* The one store that is not repeatable; it falls through to the
+       return, so from here on the host finishes the call (rule 3). */
+    .globl pico_fast_commit
+pico_fast_commit:
+    mov %r11, D + {F_MASK}(%rip)
+    .globl pico_fast_return
+pico_fast_return:
+fast_return_l:
+    lea D + 0x1000(%rip), %rsp
+    pushq ${USER_SS}
+    pushq D + {F_RSP}(%rip)
+    pushq D + {F_R11}(%rip)
+    pushq ${USER_CS}
+    pushq D + {F_RCX}(%rip)
+    mov D + {F_RCX}(%rip), %rcx
+    mov D + {F_R11}(%rip), %r11
+    iretq
+    .globl pico_fast_end
+pico_fast_end:
     .popsection

@@ -170,7 +170,9 @@ impl Process {
     fn steps(&mut self, syscalls: u64) -> Result<Option<Stop>, VmError> {
         let mut served = 0;
         while served < syscalls {
+            self.publish_fast_state();
             let exit = self.task.vcpu.run()?;
+            self.adopt_fast_mask();
             served += u64::from(exit == Exit::Syscall);
             let outcome = match exit {
                 Exit::Syscall => match self.syscall()? {
@@ -212,6 +214,25 @@ impl Process {
             }
         }
         Ok(None)
+    }
+
+    /// What the vCPU's fast syscall page answers from until the next exit.
+    fn publish_fast_state(&self) {
+        let t = &self.task;
+        t.vcpu.publish(pico_vm::FastState {
+            pid: t.pid,
+            tid: t.tid,
+            blocked: t.signals.blocked,
+            pending: t.signals.pending_mask() != 0,
+        });
+    }
+
+    /// Takes over a mask the guest set with a fast rt_sigprocmask, and has
+    /// the host thread block the same (see [`Signals::set_blocked`]).
+    fn adopt_fast_mask(&mut self) {
+        if let Some(mask) = self.task.vcpu.fast_blocked() {
+            self.task.signals.set_blocked(mask);
+        }
     }
 
     /// Signal, si_code and si_addr of a memory fault: the address KVM

@@ -29,7 +29,9 @@ const TSS_BASE_SIZE: usize = 104;
 /// Size of the TSS with an I/O bitmap for ports 0-255 and its 0xff terminator.
 pub const TSS_SIZE: usize = TSS_BASE_SIZE + 32 + 1;
 
-/// The TSS: RSP0 (the stack exceptions from ring 3 switch to) and an I/O
+/// The TSS: IST1 (the stack every exception switches to, from ring 3 or
+/// from the ring-0 fast syscall page alike, so a fault there never writes
+/// below the user's stack pointer), RSP0 (the same) and an I/O
 /// bitmap that allows only the syscall port. Where `syscall` reaches LSTAR
 /// still at CPL 3 (PVM), the trampoline's `out` needs that permission; any
 /// other ring-3 port access faults. (A ring-3 `out` to the syscall port from
@@ -38,6 +40,7 @@ pub fn tss(rsp0: u64) -> [u8; TSS_SIZE] {
     let mut tss = [0xffu8; TSS_SIZE];
     tss[..TSS_BASE_SIZE].fill(0);
     tss[4..12].copy_from_slice(&rsp0.to_le_bytes());
+    tss[36..44].copy_from_slice(&rsp0.to_le_bytes()); // IST1
     tss[102..104].copy_from_slice(&(TSS_BASE_SIZE as u16).to_le_bytes());
     let port = usize::from(SYSCALL_PORT);
     tss[TSS_BASE_SIZE + port / 8] &= !(1 << (port % 8));
@@ -49,7 +52,7 @@ fn gate(handler: u64, dpl: u8) -> [u8; 16] {
     let mut g = [0u8; 16];
     g[0..2].copy_from_slice(&(handler as u16).to_le_bytes());
     g[2..4].copy_from_slice(&selector::KERNEL_CODE.to_le_bytes());
-    g[4] = 0; // IST 0: use RSP0
+    g[4] = 1; // IST1: always switch stacks (see `tss`)
     g[5] = 0x8e | (dpl << 5); // present, interrupt gate
     g[6..8].copy_from_slice(&((handler >> 16) as u16).to_le_bytes());
     g[8..12].copy_from_slice(&((handler >> 32) as u32).to_le_bytes());

@@ -5,9 +5,9 @@ use std::io;
 use std::sync::Arc;
 
 use crate::descriptors;
-use crate::layout::{kernel_addr, kpage, vcpu_slot, KERNEL_SIZE};
+use crate::layout::{kernel_addr, kpage, vcpu_slot, KERNEL_SIZE, PAGE_SIZE};
 use crate::paging;
-use crate::trampoline::trampoline;
+use crate::trampoline::{fast_code, trampoline};
 
 /// Host memory behind the kernel area's memory slot.
 pub struct KernelArea {
@@ -53,7 +53,8 @@ impl KernelArea {
         self.host as u64
     }
 
-    /// Writes vCPU `id`'s GDT, TSS and page mappings (idempotent).
+    /// Writes vCPU `id`'s GDT, TSS, fast syscall page (its data zeroed)
+    /// and page mappings.
     pub fn prepare_vcpu_slot(&self, id: u64) {
         let slot = vcpu_slot(id);
         let tss_base = kernel_addr(slot + kpage::SLOT_TSS);
@@ -64,8 +65,10 @@ impl KernelArea {
         self.write(slot, &gdt);
         self.write(
             slot + kpage::SLOT_TSS,
-            &descriptors::tss(kernel_addr(slot + kpage::VCPU_SLOT_SIZE)),
+            &descriptors::tss(kernel_addr(slot + kpage::SLOT_EXCEPTION_STACK_TOP)),
         );
+        self.write(slot + kpage::SLOT_FAST_CODE, fast_code().bytes);
+        self.write(slot + kpage::SLOT_FAST_DATA, &[0; PAGE_SIZE as usize]);
         for (offset, entry) in paging::slot_mappings(slot) {
             self.write(offset, &entry.to_le_bytes());
         }
@@ -97,6 +100,17 @@ impl KernelArea {
                 bytes.len(),
             )
         };
+    }
+
+    /// Stores the 8-byte word at `offset` (a fast data page field). The
+    /// guest may read it concurrently: a single aligned store.
+    pub fn write_u64(&self, offset: u64, value: u64) {
+        assert!(
+            offset.is_multiple_of(8) && offset + 8 <= KERNEL_SIZE,
+            "kernel area write out of bounds"
+        );
+        // SAFETY: in bounds and 8-byte aligned (asserted above).
+        unsafe { std::ptr::write_volatile(self.host.add(offset as usize) as *mut u64, value) }
     }
 
     /// Reads the 8-byte word at `offset` (exception frames).

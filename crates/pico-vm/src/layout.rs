@@ -43,9 +43,16 @@ pub mod kpage {
     pub const END: u64 = 0xa000;
     /// Per-vCPU slots: each vCPU has its own GDT and TSS (page 0 of its
     /// slot) and exception stack (page 1), so two threads faulting at once
-    /// do not write their exception frames over each other.
+    /// do not write their exception frames over each other, and its own
+    /// fast syscall page (page 2, user read + execute, its LSTAR) with the
+    /// data page that code reads (page 3, user read/write).
     pub const VCPU_SLOTS: u64 = 0x10000;
-    pub const VCPU_SLOT_SIZE: u64 = 0x2000;
+    pub const VCPU_SLOT_SIZE: u64 = 0x4000;
+    /// Top of a slot's exception stack.
+    pub const SLOT_EXCEPTION_STACK_TOP: u64 = 0x2000;
+    /// A slot's fast syscall code page and its data page.
+    pub const SLOT_FAST_CODE: u64 = 0x2000;
+    pub const SLOT_FAST_DATA: u64 = 0x3000;
     /// Offset of the TSS within a slot's first page.
     pub const SLOT_TSS: u64 = 0x800;
     /// Pool of page directories for the window, one per GiB in use.
@@ -72,7 +79,8 @@ pub mod selector {
 }
 
 /// How many vCPUs get a slot of their own; more share slots round-robin
-/// (only their concurrent exceptions could then collide).
+/// (only their concurrent exceptions could then collide) and use the plain
+/// trampoline, since a fast page's data is per vCPU.
 pub const VCPU_SLOT_COUNT: u64 = (kpage::DIRECTORIES - kpage::VCPU_SLOTS) / kpage::VCPU_SLOT_SIZE;
 
 /// Kernel-area offset of vCPU `id`'s slot.
@@ -84,3 +92,35 @@ pub const fn vcpu_slot(id: u64) -> u64 {
 pub const fn kernel_addr(offset: u64) -> u64 {
     KERNEL_BASE + offset
 }
+
+/// Byte offsets of the fields of a vCPU's fast data page (see
+/// `guest-stubs/trampoline.S`). The guest can write this page: the host
+/// treats everything in it as guest input, like a register.
+pub mod fastdata {
+    /// The user's rcx, r11, rsp and rax (the syscall number) at entry.
+    pub const RCX: u64 = 0x00;
+    pub const R11: u64 = 0x08;
+    pub const RSP: u64 = 0x10;
+    pub const RAX: u64 = 0x18;
+    /// What getpid and gettid answer.
+    pub const PID: u64 = 0x20;
+    pub const TID: u64 = 0x28;
+    /// The thread's blocked signals; the fast rt_sigprocmask changes it.
+    pub const MASK: u64 = 0x30;
+    /// Signals the host thread blocks: a fast rt_sigprocmask must keep them
+    /// blocked.
+    pub const HOST_MASK: u64 = 0x38;
+    /// Nonzero while a signal is pending for the thread.
+    pub const PENDING: u64 = 0x40;
+    /// `FLAG_*` bits.
+    pub const FLAGS: u64 = 0x48;
+    /// Answer syscalls in the guest at all.
+    pub const FLAG_FAST: u64 = 1;
+    /// `rdfsbase`/`wrfsbase` work (CR4.FSGSBASE), for arch_prctl.
+    pub const FLAG_FSGSBASE: u64 = 2;
+}
+
+/// Highest address a fast path dereferences: the last u64 of the window.
+pub const USER_TOP: u64 = WINDOW_SIZE - 8;
+/// arch_prctl(ARCH_SET_FS) accepts bases below this (Linux's TASK_SIZE_MAX).
+pub const FS_LIMIT: u64 = 0x7fff_ffff_f000;

@@ -10,6 +10,7 @@
 mod cpu;
 mod descriptors;
 mod error;
+mod fastpath;
 mod kernel;
 pub mod layout;
 pub mod memory;
@@ -22,8 +23,8 @@ mod vm;
 
 pub use error::VmError;
 pub use memory::{Access, CstrError, Fault, FileMapping, MappedFile, Memory, Region};
-pub use vcpu::{EntryMode, ExceptionInfo, Exit, KickHandle, Vcpu};
-pub use vm::{CpuState, Features, Vm};
+pub use vcpu::{EntryMode, ExceptionInfo, Exit, FastState, KickHandle, Vcpu};
+pub use vm::{set_fast_syscalls, CpuState, Features, Vm};
 
 /// The host's time-stamp counter (what the guest's reads are offset from).
 pub fn host_tsc() -> u64 {

@@ -23,6 +23,8 @@ pub enum KernelPage {
     Data,
     /// User-readable and executable, never writable (the trampoline).
     UserCode,
+    /// User read/write, not executable (a vCPU's fast data page).
+    UserData,
 }
 
 /// The shared kernel-area pages that get a virtual mapping, with their kind.
@@ -36,6 +38,7 @@ fn kernel_leaf(offset: u64, kind: KernelPage) -> TableWrite {
     let flags = match kind {
         KernelPage::Data => PRESENT | WRITABLE | NO_EXECUTE,
         KernelPage::UserCode => PRESENT | USER,
+        KernelPage::UserData => PRESENT | WRITABLE | USER | NO_EXECUTE,
     };
     let pt_index = (offset / PAGE_SIZE) & 511;
     (
@@ -44,12 +47,15 @@ fn kernel_leaf(offset: u64, kind: KernelPage) -> TableWrite {
     )
 }
 
-/// Entries mapping a vCPU slot's two pages (descriptors, exception stack),
-/// supervisor-only. Filling never-present entries is seen at once.
-pub fn slot_mappings(slot: u64) -> [TableWrite; 2] {
+/// Entries mapping a vCPU slot's pages: descriptors and exception stack
+/// (supervisor-only), the fast syscall code and its data (user). Filling
+/// never-present entries is seen at once.
+pub fn slot_mappings(slot: u64) -> [TableWrite; 4] {
     [
         kernel_leaf(slot, KernelPage::Data),
         kernel_leaf(slot + PAGE_SIZE, KernelPage::Data),
+        kernel_leaf(slot + kpage::SLOT_FAST_CODE, KernelPage::UserCode),
+        kernel_leaf(slot + kpage::SLOT_FAST_DATA, KernelPage::UserData),
     ]
 }
 
@@ -90,15 +96,7 @@ pub fn build() -> Vec<TableWrite> {
         table(kpage::PT_KERNEL) | upper,
     ));
     for (offset, kind) in KERNEL_MAPPINGS {
-        let flags = match kind {
-            KernelPage::Data => PRESENT | WRITABLE | NO_EXECUTE,
-            KernelPage::UserCode => PRESENT | USER,
-        };
-        let pt_index = (offset / PAGE_SIZE) & 511;
-        writes.push((
-            kpage::PT_KERNEL + 8 * pt_index,
-            (KERNEL_BASE + offset) | flags,
-        ));
+        writes.push(kernel_leaf(offset, kind));
     }
     writes
 }

@@ -2,12 +2,30 @@
 //! the picorun binary (as data) with the ports passed as `const` operands,
 //! so the assembly and `layout.rs` cannot disagree.
 
-use crate::layout::{EXCEPTION_PORT_BASE, SYSCALL_PORT};
+use crate::layout::{
+    fastdata as f, selector, EXCEPTION_PORT_BASE, FS_LIMIT, SYSCALL_PORT, USER_TOP,
+};
 
 std::arch::global_asm!(
     include_str!("../../../guest-stubs/trampoline.S"),
     SYSCALL_PORT = const SYSCALL_PORT,
     EXCEPTION_PORT_BASE = const EXCEPTION_PORT_BASE,
+    F_RCX = const f::RCX,
+    F_R11 = const f::R11,
+    F_RSP = const f::RSP,
+    F_RAX = const f::RAX,
+    F_PID = const f::PID,
+    F_TID = const f::TID,
+    F_MASK = const f::MASK,
+    F_HOST_MASK = const f::HOST_MASK,
+    F_PENDING = const f::PENDING,
+    F_FLAGS = const f::FLAGS,
+    FLAG_FAST = const f::FLAG_FAST,
+    FLAG_FSGSBASE = const f::FLAG_FSGSBASE,
+    USER_TOP = const USER_TOP,
+    FS_LIMIT = const FS_LIMIT,
+    USER_SS = const selector::USER_DATA,
+    USER_CS = const selector::USER_CODE,
     options(att_syntax)
 );
 
@@ -15,6 +33,51 @@ extern "C" {
     static pico_trampoline_start: u8;
     static pico_trampoline_exceptions: u8;
     static pico_trampoline_end: u8;
+    static pico_fast_start: u8;
+    static pico_fast_saved: u8;
+    static pico_fast_out: u8;
+    static pico_fast_commit: u8;
+    static pico_fast_return: u8;
+    static pico_fast_end: u8;
+}
+
+/// The fast syscall page's code (copied per vCPU) and the offsets of the
+/// points the host must know (see the rules in `guest-stubs/trampoline.S`).
+pub struct FastCode {
+    pub bytes: &'static [u8],
+    /// The registers are saved in the data page from here on.
+    pub saved: u64,
+    /// The `out` that hands a syscall to the host.
+    pub out: u64,
+    /// The one non-repeatable store (the new signal mask, in r11).
+    pub commit: u64,
+    /// The return to user mode, with the result in rax.
+    pub ret: u64,
+}
+
+pub fn fast_code() -> FastCode {
+    let addr = |p: *const u8| p as usize;
+    // Only the addresses of these symbols are taken; they are defined in
+    // one section by the global_asm! above, in this order.
+    let (start, saved, out, commit, ret, end) = (
+        addr(std::ptr::addr_of!(pico_fast_start)),
+        addr(std::ptr::addr_of!(pico_fast_saved)),
+        addr(std::ptr::addr_of!(pico_fast_out)),
+        addr(std::ptr::addr_of!(pico_fast_commit)),
+        addr(std::ptr::addr_of!(pico_fast_return)),
+        addr(std::ptr::addr_of!(pico_fast_end)),
+    );
+    // SAFETY: [start, end) is the fast page's bytes in read-only data,
+    // which live for the whole program.
+    let bytes = unsafe { std::slice::from_raw_parts(start as *const u8, end - start) };
+    let at = |p: usize| (p - start) as u64;
+    FastCode {
+        bytes,
+        saved: at(saved),
+        out: at(out),
+        commit: at(commit),
+        ret: at(ret),
+    }
 }
 
 /// The trampoline image and the offsets of its entry points.

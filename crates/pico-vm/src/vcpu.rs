@@ -10,9 +10,13 @@ use kvm_ioctls::{SyncReg, VcpuExit, VcpuFd};
 use crate::cpu;
 use crate::descriptors::has_error_code;
 use crate::error::VmError;
+use crate::fastpath::{self, Position};
 use crate::kernel::KernelArea;
-use crate::layout::{kernel_addr, kpage, EXCEPTION_PORT_BASE, EXCEPTION_VECTORS, SYSCALL_PORT};
-use crate::trampoline::{trampoline, OUT_LEN};
+use crate::layout::{
+    fastdata, kernel_addr, kpage, EXCEPTION_PORT_BASE, EXCEPTION_VECTORS, SYSCALL_PORT,
+    VCPU_SLOT_COUNT,
+};
+use crate::trampoline::{fast_code, trampoline, FastCode, OUT_LEN};
 use crate::vm::Features;
 
 /// Why the guest stopped running.
@@ -79,6 +83,27 @@ pub enum EntryMode {
     Kernel,
 }
 
+/// What the fast syscall page answers from, published by the host before
+/// each run (see [`Vcpu::publish`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FastState {
+    pub pid: u32,
+    pub tid: u32,
+    /// The thread's blocked signals (the host thread blocks the same).
+    pub blocked: u64,
+    /// Whether any signal is pending for the thread.
+    pub pending: bool,
+}
+
+/// A vCPU's own fast syscall page.
+struct FastPage {
+    code: FastCode,
+    /// Guest address of the code (this vCPU's LSTAR).
+    base: u64,
+    /// Kernel-area offset of its data page.
+    data: u64,
+}
+
 pub struct Vcpu {
     fd: VcpuFd,
     kernel: Arc<KernelArea>,
@@ -93,6 +118,8 @@ pub struct Vcpu {
     stub_size: u64,
     /// This vCPU's slot in the kernel area (GDT, TSS, exception stack).
     slot: u64,
+    /// The fast syscall page, unless this vCPU shares its slot.
+    fast: Option<FastPage>,
 }
 
 impl Vcpu {
@@ -113,7 +140,22 @@ impl Vcpu {
         fd.set_sregs(&cpu::initial_sregs(sregs, cpu::has_fsgsbase(cpuid), slot))
             .map_err(VmError::kvm("KVM_SET_SREGS"))?;
         let t = trampoline();
-        let lstar = kernel_addr(kpage::TRAMPOLINE) + t.syscall_entry;
+        let fast = (id < VCPU_SLOT_COUNT && features.fast_syscalls).then(|| FastPage {
+            code: fast_code(),
+            base: kernel_addr(slot + kpage::SLOT_FAST_CODE),
+            data: slot + kpage::SLOT_FAST_DATA,
+        });
+        if fast.is_some() {
+            let mut flags = fastdata::FLAG_FAST;
+            if cpu::has_fsgsbase(cpuid) {
+                flags |= fastdata::FLAG_FSGSBASE;
+            }
+            kernel.write_u64(slot + kpage::SLOT_FAST_DATA + fastdata::FLAGS, flags);
+        }
+        let lstar = match &fast {
+            Some(page) => page.base,
+            None => kernel_addr(kpage::TRAMPOLINE) + t.syscall_entry,
+        };
         let entries = cpu::initial_msrs(lstar);
         let msrs =
             Msrs::from_entries(&entries).map_err(|_| VmError::Unsupported("MSR list".into()))?;
@@ -148,6 +190,7 @@ impl Vcpu {
             exception_stubs: kernel_addr(kpage::TRAMPOLINE) + t.exceptions,
             stub_size: t.stub_size,
             slot,
+            fast,
         };
         if vcpu.sync {
             vcpu.fd.set_sync_valid_reg(SyncReg::Register);
@@ -229,6 +272,26 @@ impl Vcpu {
 
     pub fn entry_mode(&self) -> EntryMode {
         self.entry
+    }
+
+    /// Tells the fast syscall page what to answer from until the next
+    /// exit. The host thread must block exactly `state.blocked` (a fast
+    /// rt_sigprocmask may only block more, never unblock what it blocks).
+    pub fn publish(&self, state: FastState) {
+        let Some(page) = &self.fast else { return };
+        let field = |f: u64, v: u64| self.kernel.write_u64(page.data + f, v);
+        field(fastdata::PID, u64::from(state.pid));
+        field(fastdata::TID, u64::from(state.tid));
+        field(fastdata::MASK, state.blocked);
+        field(fastdata::HOST_MASK, state.blocked);
+        field(fastdata::PENDING, u64::from(state.pending));
+    }
+
+    /// The blocked mask as the fast page left it (the guest may have
+    /// changed it with rt_sigprocmask since [`Vcpu::publish`]).
+    pub fn fast_blocked(&self) -> Option<u64> {
+        let page = self.fast.as_ref()?;
+        Some(self.kernel.read_u64(page.data + fastdata::MASK))
     }
 
     /// Completes a syscall the way `sysret` would: rax = `result`,
@@ -386,10 +449,64 @@ impl Vcpu {
         // A kick (immediate_exit) is one-shot.
         self.fd.set_kvm_immediate_exit(0);
         self.load_regs()?;
-        match port {
-            Ok(port) => self.port_exit(port),
-            Err(exit) => Ok(exit),
+        let exit = match port {
+            Ok(port) => self.port_exit(port)?,
+            Err(exit) => exit,
+        };
+        match exit {
+            Exit::Syscall | Exit::Shutdown => Ok(exit),
+            Exit::Exception(info) => self.left_fast_page(info.rip, Some(info.rsp), exit),
+            _ => self.left_fast_page(self.regs.rip, None, exit),
         }
+    }
+
+    /// The user's state when the vCPU stopped inside its fast syscall page
+    /// (see `fastpath.rs`): the syscall, restarted as an ordinary one, or
+    /// finished. `rsp` is the stack pointer at the stop when the registers
+    /// do not have it (an exception).
+    fn left_fast_page(&mut self, rip: u64, rsp: Option<u64>, exit: Exit) -> Result<Exit, VmError> {
+        let Some(page) = &self.fast else {
+            return Ok(exit);
+        };
+        let position = fastpath::position(&page.code, page.base, rip);
+        let data = page.data;
+        let saved = |f: u64| self.kernel.read_u64(data + f);
+        let (rcx, r11, user_rsp, nr) = (
+            saved(fastdata::RCX),
+            saved(fastdata::R11),
+            saved(fastdata::RSP),
+            saved(fastdata::RAX),
+        );
+        log::trace!("stopped in the fast page at {position:?}: {exit:?}");
+        match position {
+            Position::Outside => return Ok(exit),
+            Position::Entry => {
+                if let Some(rsp) = rsp {
+                    self.regs.rsp = rsp;
+                }
+            }
+            Position::Restart => {
+                let r = &mut self.regs;
+                (r.rax, r.rcx, r.r11, r.rsp) = (nr, rcx, r11, user_rsp);
+            }
+            Position::Commit | Position::Finish => {
+                if position == Position::Commit {
+                    self.kernel.write_u64(data + fastdata::MASK, self.regs.r11);
+                }
+                let r = &mut self.regs;
+                (r.rcx, r.r11, r.rsp) = (rcx, r11, user_rsp);
+                if self.entry == EntryMode::Unknown {
+                    self.learn_entry_mode()?;
+                }
+                self.finish_syscall(self.regs.rax)?;
+                return Ok(Exit::Interrupted);
+            }
+        }
+        self.regs_dirty = true;
+        if self.entry == EntryMode::Unknown {
+            self.learn_entry_mode()?;
+        }
+        Ok(Exit::Syscall)
     }
 
     fn load_regs(&mut self) -> Result<(), VmError> {
@@ -404,7 +521,8 @@ impl Vcpu {
     /// Classifies an exit through an I/O port.
     fn port_exit(&mut self, port: u16) -> Result<Exit, VmError> {
         let rip = self.regs.rip;
-        if port == SYSCALL_PORT && rip == self.lstar + OUT_LEN {
+        let fast_out = self.fast.as_ref().map(|p| p.base + p.code.out + OUT_LEN);
+        if port == SYSCALL_PORT && (rip == self.lstar + OUT_LEN || Some(rip) == fast_out) {
             if self.entry == EntryMode::Unknown {
                 self.learn_entry_mode()?;
             }
@@ -452,7 +570,7 @@ impl Vcpu {
 
     /// Reads the frame the CPU pushed on the exception stack.
     fn exception(&mut self, vector: u8) -> Result<Exit, VmError> {
-        let top = self.slot + kpage::VCPU_SLOT_SIZE;
+        let top = self.slot + kpage::SLOT_EXCEPTION_STACK_TOP;
         let words = if has_error_code(vector) { 6 } else { 5 };
         let word = |i: u64| self.kernel.read_u64(top - 8 * words + 8 * i);
         let (error_code, frame) = if words == 6 {

@@ -53,6 +53,19 @@ fn supported_cpuid(kvm: &Kvm) -> Result<CpuId, VmError> {
 pub struct Features {
     /// `KVM_CAP_SYNC_REGS`: registers travel in `kvm_run`, no ioctl per exit.
     pub sync_regs: bool,
+    /// vCPUs answer some syscalls in their fast page (see
+    /// [`set_fast_syscalls`]).
+    pub fast_syscalls: bool,
+}
+
+static FAST_SYSCALLS_OFF: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether VMs created from now on in this host process (and its forked
+/// children) answer getpid, gettid, rt_sigprocmask and arch_prctl(FS) in
+/// the guest. On by default; off makes every syscall exit to the host,
+/// which is what the benchmarks compare against.
+pub fn set_fast_syscalls(on: bool) {
+    FAST_SYSCALLS_OFF.store(!on, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// A vCPU's user-visible state, to start another vCPU from it.
@@ -116,7 +129,10 @@ impl Vm {
             chunks: BTreeSet::new(),
             gibs: BTreeSet::new(),
             cpuid,
-            features: Features { sync_regs },
+            features: Features {
+                sync_regs,
+                fast_syscalls: !FAST_SYSCALLS_OFF.load(std::sync::atomic::Ordering::Relaxed),
+            },
             vdso: None,
             tsc_offset: OnceLock::new(),
         };

@@ -21,13 +21,13 @@ fn vm_with(code: &[u8]) -> (Vm, pico_vm::Vcpu) {
 
 #[test]
 fn syscall_round_trip_returns_to_ring3_with_result() {
-    // mov eax, 39; syscall; mov edi, eax; mov eax, 60; syscall
+    // mov eax, 110; syscall; mov edi, eax; mov eax, 60; syscall
     let code = [
-        0xb8, 39, 0, 0, 0, 0x0f, 0x05, 0x89, 0xc7, 0xb8, 60, 0, 0, 0, 0x0f, 0x05,
+        0xb8, 110, 0, 0, 0, 0x0f, 0x05, 0x89, 0xc7, 0xb8, 60, 0, 0, 0, 0x0f, 0x05,
     ];
     let (_vm, mut vcpu) = vm_with(&code);
     assert_eq!(vcpu.run().unwrap(), Exit::Syscall);
-    assert_eq!(vcpu.regs().rax, 39);
+    assert_eq!(vcpu.regs().rax, 110);
     assert_eq!(vcpu.regs().rcx, CODE + 7, "rcx = return address");
     vcpu.finish_syscall(1234).unwrap();
     assert_eq!(vcpu.run().unwrap(), Exit::Syscall);
@@ -38,9 +38,9 @@ fn syscall_round_trip_returns_to_ring3_with_result() {
 
 #[test]
 fn many_round_trips_keep_flags_and_registers() {
-    // mov ecx? no: loop: mov eax, 39; syscall; dec ebx; jnz loop; mov eax, 60; syscall
+    // loop: mov eax, 110; syscall; dec ebx; jnz loop; mov eax, 60; syscall
     let code = [
-        0xbb, 100, 0, 0, 0, 0xb8, 39, 0, 0, 0, 0x0f, 0x05, 0xff, 0xcb, 0x75, 0xf5, 0xb8, 60, 0, 0,
+        0xbb, 100, 0, 0, 0, 0xb8, 110, 0, 0, 0, 0x0f, 0x05, 0xff, 0xcb, 0x75, 0xf5, 0xb8, 60, 0, 0,
         0, 0x0f, 0x05,
     ];
     let (_vm, mut vcpu) = vm_with(&code);
@@ -112,9 +112,9 @@ fn user_cannot_write_the_trampoline() {
 
 #[test]
 fn guest_tsc_is_the_host_tsc_plus_the_measured_offset() {
-    // rdtsc; mov rdi, rax; mov rsi, rdx; mov eax, 39; syscall
+    // rdtsc; mov rdi, rax; mov rsi, rdx; mov eax, 110; syscall
     let code = [
-        0x0f, 0x31, 0x48, 0x89, 0xc7, 0x48, 0x89, 0xd6, 0xb8, 39, 0, 0, 0, 0x0f, 0x05,
+        0x0f, 0x31, 0x48, 0x89, 0xc7, 0x48, 0x89, 0xd6, 0xb8, 110, 0, 0, 0, 0x0f, 0x05,
     ];
     let (_vm, mut vcpu) = vm_with(&code);
     let offset = vcpu.tsc_offset().unwrap();
@@ -132,4 +132,86 @@ fn guest_tsc_is_the_host_tsc_plus_the_measured_offset() {
         guest.wrapping_sub(before) as i64 > -slack && after.wrapping_sub(guest) as i64 > -slack,
         "guest {guest} outside [{before}, {after}]"
     );
+}
+
+/// `mov eax, nr; mov edi, a; mov esi, b; mov edx, c; mov r10d, d; syscall`.
+fn syscall4(nr: u32, a: u32, b: u32, c: u32, d: u32) -> Vec<u8> {
+    let mut code = Vec::new();
+    for (op, v) in [
+        (vec![0xb8], nr),
+        (vec![0xbf], a),
+        (vec![0xbe], b),
+        (vec![0xba], c),
+        (vec![0x41, 0xba], d),
+    ] {
+        code.extend_from_slice(&op);
+        code.extend_from_slice(&v.to_le_bytes());
+    }
+    code.extend_from_slice(&[0x0f, 0x05]);
+    code
+}
+
+#[test]
+fn getpid_and_gettid_are_answered_in_the_guest() {
+    // getpid; mov edi, eax; gettid; mov esi, eax; getppid (exits)
+    let code = [
+        0xb8, 39, 0, 0, 0, 0x0f, 0x05, 0x89, 0xc7, 0xb8, 186, 0, 0, 0, 0x0f, 0x05, 0x89, 0xc6,
+        0xb8, 110, 0, 0, 0, 0x0f, 0x05,
+    ];
+    let (_vm, mut vcpu) = vm_with(&code);
+    vcpu.publish(pico_vm::FastState {
+        pid: 4321,
+        tid: 4322,
+        ..Default::default()
+    });
+    assert_eq!(vcpu.run().unwrap(), Exit::Syscall);
+    let r = vcpu.regs();
+    assert_eq!((r.rax, r.rdi, r.rsi), (110, 4321, 4322));
+    assert_eq!(r.rsp, STACK, "the fast path left the stack alone");
+}
+
+#[test]
+fn fast_sigprocmask_blocks_in_the_guest_but_unblocking_what_the_host_blocks_exits() {
+    let set = STACK - 0x100;
+    // rt_sigprocmask(SIG_BLOCK, &set, NULL, 8) with set = {SIGUSR1}: in the guest.
+    let mut code = syscall4(14, 0, set as u32, 0, 8);
+    // rt_sigprocmask(SIG_SETMASK, &set, NULL, 8) after *set = 0: must exit,
+    // because the host thread blocks SIGINT.
+    code.extend_from_slice(&[0xc7, 0x04, 0x25]);
+    code.extend_from_slice(&(set as u32).to_le_bytes());
+    code.extend_from_slice(&0u32.to_le_bytes());
+    code.extend(syscall4(14, 2, set as u32, 0, 8));
+    let (vm, mut vcpu) = vm_with(&code);
+    vm.memory().write_u64(set, 1 << 9).unwrap();
+    vcpu.publish(pico_vm::FastState {
+        blocked: 1 << 1,
+        ..Default::default()
+    });
+    assert_eq!(vcpu.run().unwrap(), Exit::Syscall);
+    assert_eq!(
+        vcpu.fast_blocked(),
+        Some(1 << 1 | 1 << 9),
+        "SIGUSR1 blocked in the guest"
+    );
+    let r = vcpu.regs();
+    assert_eq!(
+        (r.rax, r.rdi, r.rsi, r.r10),
+        (14, 2, set, 8),
+        "the unblocking call exited"
+    );
+    assert_eq!(r.rsp, STACK);
+}
+
+#[test]
+fn a_fault_on_a_fast_path_pointer_restarts_the_call_as_an_ordinary_syscall() {
+    // rt_sigprocmask(SIG_BLOCK, 0x1000 (unmapped), NULL, 8)
+    let code = syscall4(14, 0, 0x1000, 0, 8);
+    let (_vm, mut vcpu) = vm_with(&code);
+    vcpu.publish(pico_vm::FastState::default());
+    assert_eq!(vcpu.run().unwrap(), Exit::Syscall);
+    let r = vcpu.regs();
+    assert_eq!((r.rax, r.rdi, r.rsi, r.r10), (14, 0, 0x1000, 8));
+    assert_eq!(r.rcx, CODE + code.len() as u64, "rcx = return address");
+    assert_eq!(r.rsp, STACK);
+    vcpu.finish_syscall(-14i64 as u64).unwrap();
 }
