@@ -20,9 +20,16 @@ pub fn median_ns(id: &str) -> Option<f64> {
 /// target/bench-guests/{name}.
 #[allow(dead_code)] // Each bench uses part of this module.
 pub fn build_guest(name: &str, flags: &[&str]) -> std::path::PathBuf {
+    build_guest_as(name, name, flags)
+}
+
+/// Like [`build_guest`], into target/bench-guests/{out_name} (one source
+/// built several ways).
+#[allow(dead_code)] // Each bench uses part of this module.
+pub fn build_guest_as(name: &str, out_name: &str, flags: &[&str]) -> std::path::PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let src = root.join("benches/guests").join(format!("{name}.c"));
-    let out = root.join("target/bench-guests").join(name);
+    let out = root.join("target/bench-guests").join(out_name);
     std::fs::create_dir_all(out.parent().expect("has a parent")).expect("target dir is writable");
     let status = std::process::Command::new("gcc")
         .args(flags)
