@@ -60,6 +60,10 @@ pico_trampoline_end:
  *  3. From `pico_fast_commit` on, the call is done: rax is the result and
  *     only the return remains (at `pico_fast_commit` itself, r11 holds the
  *     new signal mask still to be stored).
+ *  4. Between `pico_fast_post` (exclusive) and `pico_fast_posted_end` a
+ *     request is posted (exitless mode): the request's state says whether
+ *     the call was done (finish it with the posted result) or not (cancel
+ *     it, then restart it as in rule 2).
  */
     .set D, pico_fast_start + 0x1000
 
@@ -82,6 +86,45 @@ pico_fast_saved:
     je fast_sigprocmask
     cmp $158, %rax
     je fast_arch_prctl
+    /* Exitless: post the call for a host thread and wait for its answer;
+       exit instead if it declines or takes too long (rule 4). */
+    testb ${FLAG_EXITLESS}, D + {F_FLAGS}(%rip)
+    jz fast_slow
+    cmp ${ALLOW_BITS}, %rax
+    jae fast_slow
+    bt %rax, D + {F_ALLOW}(%rip)
+    jnc fast_slow
+    mov %rax, D + {F_REQ_NR}(%rip)
+    mov %rdi, D + {F_REQ_ARGS}(%rip)
+    mov %rsi, D + {F_REQ_ARGS} + 8(%rip)
+    mov %rdx, D + {F_REQ_ARGS} + 16(%rip)
+    mov %r10, D + {F_REQ_ARGS} + 24(%rip)
+    mov %r8, D + {F_REQ_ARGS} + 32(%rip)
+    mov %r9, D + {F_REQ_ARGS} + 40(%rip)
+    .globl pico_fast_post
+pico_fast_post:
+    movq ${POSTED}, D + {F_STATE}(%rip)
+    .globl pico_fast_posted
+pico_fast_posted:
+    mov ${SPIN}, %ecx
+6:  mov D + {F_STATE}(%rip), %rax
+    cmp ${DONE}, %rax
+    je 7f
+    cmp ${DECLINED}, %rax
+    je 8f
+    pause
+    dec %ecx
+    jnz 6b
+8:
+    .globl pico_fast_wait_out
+pico_fast_wait_out:
+    outb %al, ${SYSCALL_PORT}
+    ud2
+7:  mov D + {F_RESULT}(%rip), %rax
+    jmp fast_return_l
+    .globl pico_fast_posted_end
+pico_fast_posted_end:
+
 fast_slow:
     mov D + {F_RCX}(%rip), %rcx
     mov D + {F_R11}(%rip), %r11

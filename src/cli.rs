@@ -19,6 +19,8 @@ pub const EXIT_NOT_FOUND: u8 = 127;
 pub struct Options {
     pub trace: bool,
     pub stats: bool,
+    pub exitless: bool,
+    pub exit_every_syscall: bool,
 }
 
 fn fail(code: u8, message: impl std::fmt::Display) -> ExitCode {
@@ -58,7 +60,9 @@ pub fn run(command: &[OsString], options: &Options) -> ExitCode {
         trace: options.trace,
         stats: options.stats,
         take_over_descriptors: true,
+        exitless: options.exitless,
     };
+    pico_vm::set_fast_syscalls(!options.exit_every_syscall);
     let mut process = match Process::new(&config) {
         Ok(p) => p,
         Err(ExecError::NotFound(p)) => {

@@ -17,6 +17,17 @@ struct Cli {
     /// Print a per-syscall count and time table to stderr at exit.
     #[arg(long)]
     stats: bool,
+    /// Serve plain non-blocking syscalls (file reads and writes, lseek,
+    /// getppid) from a spinning host thread instead of a VM exit each:
+    /// faster per call, at the cost of a busy host thread per busy guest
+    /// thread.
+    #[arg(long)]
+    exitless: bool,
+    /// Make every syscall exit to the host, even those the guest's fast
+    /// syscall page answers itself (getpid, gettid, rt_sigprocmask): for
+    /// measuring.
+    #[arg(long)]
+    exit_every_syscall: bool,
     /// The program (looked up in PATH when it has no slash) and its arguments.
     #[arg(
         required = true,
@@ -36,6 +47,8 @@ fn main() -> ExitCode {
     let options = picorun::cli::Options {
         trace: cli.trace,
         stats: cli.stats,
+        exitless: cli.exitless,
+        exit_every_syscall: cli.exit_every_syscall,
     };
     picorun::cli::run(&cli.command, &options)
 }

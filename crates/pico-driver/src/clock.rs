@@ -214,6 +214,7 @@ fn start(page: Arc<Vvar>, offset: Option<u64>, vcpu: &Vcpu) -> Result<(), String
     let weak = Arc::downgrade(&page);
     drop(page);
     host::spawn_quiet("pico-clock", move || run(weak, tracker, offset))
+        .map(drop)
         .map_err(|e| format!("updater thread: {e}"))
 }
 

@@ -145,6 +145,20 @@ impl FdTable {
         }
     }
 
+    /// In a forked child, after switching to its [`deep_copy`]: lets go of
+    /// the parent's table. Host threads of the parent (its other guest
+    /// threads, an exitless server) do not exist in the child but their
+    /// references to this table were copied, so without this its entries
+    /// would hold the child's host descriptors open (a pipe would never see
+    /// EOF). Skipped if a vanished thread held the lock at the fork.
+    ///
+    /// [`deep_copy`]: FdTable::deep_copy
+    pub fn release_in_child(&self) {
+        if let Ok(mut table) = self.table.try_lock() {
+            table.slots.clear();
+        }
+    }
+
     /// Guest `fd` as it is now, or `EBADF`.
     pub fn get(&self, fd: u64) -> Result<FdView, Errno> {
         let i = index(fd)?;
@@ -158,6 +172,11 @@ impl FdTable {
 
     fn slot(&self, fd: u64) -> Result<Slot, Errno> {
         self.get(fd)
+    }
+
+    /// Whether `other` is this very table (shared, not a copy).
+    pub fn same_as(&self, other: &FdTable) -> bool {
+        Arc::ptr_eq(&self.table, &other.table)
     }
 
     /// The host descriptor behind guest `fd`, or `EBADF`.

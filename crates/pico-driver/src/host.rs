@@ -557,7 +557,10 @@ pub fn invariant_tsc() -> bool {
 
 /// Spawns a helper thread with every host signal blocked, so signals meant
 /// for the guest reach the vCPU threads, never the helper.
-pub fn spawn_quiet(name: &str, body: impl FnOnce() + Send + 'static) -> std::io::Result<()> {
+pub fn spawn_quiet(
+    name: &str,
+    body: impl FnOnce() + Send + 'static,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
     // SAFETY: local sigsets; the calling thread's mask is restored below.
     let old = unsafe {
         let mut all: libc::sigset_t = std::mem::zeroed();
@@ -569,5 +572,14 @@ pub fn spawn_quiet(name: &str, body: impl FnOnce() + Send + 'static) -> std::io:
     let spawned = std::thread::Builder::new().name(name.into()).spawn(body);
     // SAFETY: restores the mask saved above.
     unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
-    spawned.map(drop)
+    spawned
+}
+
+/// The file type bits and device number of host descriptor `fd`.
+pub fn file_kind(fd: RawFd) -> Option<(u32, u64)> {
+    // SAFETY: fstat writes only the local stat buffer.
+    unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        (libc::fstat(fd, &mut st) == 0).then_some((st.st_mode, st.st_rdev))
+    }
 }

@@ -13,6 +13,7 @@
 
 pub mod clock;
 pub mod exec;
+pub mod exitless;
 pub mod faultaddr;
 pub mod fd;
 pub mod host;

@@ -43,6 +43,10 @@ pub struct Config {
     /// picorun), the guest gets duplicates of 0, 1 and 2 and the host keeps
     /// its own descriptors.
     pub take_over_descriptors: bool,
+    /// Exitless mode: plain syscalls that cannot block are posted by the
+    /// guest and served by a host thread, without a VM exit (see
+    /// `exitless.rs`). Costs a spinning host thread per busy guest thread.
+    pub exitless: bool,
 }
 
 /// Why the run loop stopped.
@@ -73,6 +77,7 @@ impl Process {
         let signals = Signals::inherit();
         // EPIPE comes back as an errno and the driver raises the guest's SIGPIPE.
         crate::host::set_host_disposition(libc::SIGPIPE, true);
+        crate::exitless::set_enabled(config.exitless);
         let mut vm = Vm::new().map_err(ExecError::Vm)?;
         let loaded = exec::load(&mut vm, &config.program, &config.args, &config.env)?;
         let mut vcpu = vm
@@ -102,6 +107,7 @@ impl Process {
             robust_list: 0,
             warned: Default::default(),
             vfork_done: None,
+            server: None,
             tracer: Tracer {
                 trace: config.trace,
                 pid: None,
@@ -171,8 +177,14 @@ impl Process {
         let mut served = 0;
         while served < syscalls {
             self.publish_fast_state();
+            self.ensure_server();
             let exit = self.task.vcpu.run()?;
             self.adopt_fast_mask();
+            if self.task.vcpu.take_fell_back() {
+                if let Some(server) = &self.task.server {
+                    server.wake();
+                }
+            }
             served += u64::from(exit == Exit::Syscall);
             let outcome = match exit {
                 Exit::Syscall => match self.syscall()? {
@@ -225,6 +237,34 @@ impl Process {
             blocked: t.signals.blocked,
             pending: t.signals.pending_mask() != 0,
         });
+    }
+
+    /// In exitless mode, makes sure a thread serves this vCPU's posted
+    /// syscalls, starting one for a new thread, a forked child or a new
+    /// program. Not under `--trace`, which shows every call; `--stats`
+    /// counts the calls that exited and, apart, those served.
+    fn ensure_server(&mut self) {
+        let t = &mut self.task;
+        if !crate::exitless::enabled() || t.tracer.trace {
+            return;
+        }
+        let Some(postbox) = t.vcpu.postbox() else {
+            return;
+        };
+        if t.server
+            .as_ref()
+            .is_some_and(|s| s.serves(&postbox, &t.fds))
+        {
+            return;
+        }
+        t.server = None;
+        match crate::exitless::Server::start(postbox, t.fds.clone(), t.vm.clone()) {
+            Ok(server) => {
+                t.vcpu.enable_exitless(crate::exitless::POSTED);
+                t.server = Some(server);
+            }
+            Err(e) => log::warn!("exitless mode off: no server thread: {e}"),
+        }
     }
 
     /// Takes over a mask the guest set with a fast rt_sigprocmask, and has
@@ -287,7 +327,14 @@ impl Process {
 
     /// The `--stats` table, if stats were collected.
     pub fn stats_table(&self) -> Option<String> {
-        self.task.tracer.stats_table()
+        let mut table = self.task.tracer.stats_table()?;
+        if let Some(server) = &self.task.server {
+            table.push_str(&format!(
+                "exitless: {} calls served without a VM exit (not counted above)\n",
+                server.served()
+            ));
+        }
+        Some(table)
     }
 
     /// Dispatches one syscall and sets its result.

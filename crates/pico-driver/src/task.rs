@@ -56,6 +56,8 @@ pub struct Task {
     /// In a vfork child: the pipe end whose closing (at exec or exit)
     /// lets the parent continue.
     pub vfork_done: Option<crate::vfork::VforkDone>,
+    /// The thread serving this thread's posted syscalls (`--exitless`).
+    pub server: Option<crate::exitless::Server>,
 }
 
 impl Task {

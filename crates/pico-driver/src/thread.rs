@@ -99,6 +99,7 @@ pub fn spawn(
                     stats: None,
                 },
                 vfork_done: None,
+                server: None,
             };
             hostsig::set_kick(task.vcpu.kick_handle());
             if task.vcpu.finish_syscall(0).is_err() {

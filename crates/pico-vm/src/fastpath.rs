@@ -17,6 +17,9 @@ pub enum Position {
     Restart,
     /// At the store of the new signal mask (in r11): store it, then finish.
     Commit,
+    /// Waiting for a posted (exitless) request: finish with its result if
+    /// it was served, else cancel it and restart.
+    Posted,
     /// The call is done, rax is the result: finish the return.
     Finish,
 }
@@ -30,6 +33,7 @@ pub fn position(code: &FastCode, base: u64, rip: u64) -> Position {
     match offset {
         o if o >= len => Position::Outside,
         o if o < code.saved => Position::Entry,
+        o if o > code.post && o < code.posted_end => Position::Posted,
         o if o < code.commit => Position::Restart,
         o if o < code.ret => Position::Commit,
         _ => Position::Finish,
@@ -44,7 +48,8 @@ mod tests {
     #[test]
     fn points_are_in_order() {
         let c = fast_code();
-        assert!(0 < c.saved && c.saved < c.out && c.out < c.commit);
+        assert!(0 < c.saved && c.saved < c.post && c.post < c.wait_out);
+        assert!(c.wait_out < c.posted_end && c.posted_end < c.out && c.out < c.commit);
         assert!(c.commit < c.ret && c.ret < c.bytes.len() as u64);
         assert!(c.bytes.len() <= 4096, "fits its page");
     }
@@ -57,6 +62,14 @@ mod tests {
         assert_eq!(position(&c, base, base), Position::Entry);
         assert_eq!(position(&c, base, base + c.saved), Position::Restart);
         assert_eq!(position(&c, base, base + c.out), Position::Restart);
+        assert_eq!(
+            position(&c, base, base + c.post),
+            Position::Restart,
+            "not yet posted"
+        );
+        assert_eq!(position(&c, base, base + c.post + 1), Position::Posted);
+        assert_eq!(position(&c, base, base + c.wait_out + 2), Position::Posted);
+        assert_eq!(position(&c, base, base + c.posted_end), Position::Restart);
         assert_eq!(position(&c, base, base + c.commit), Position::Commit);
         assert_eq!(position(&c, base, base + c.ret), Position::Finish);
         let end = base + c.bytes.len() as u64;

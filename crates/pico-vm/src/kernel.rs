@@ -113,6 +113,19 @@ impl KernelArea {
         unsafe { std::ptr::write_volatile(self.host.add(offset as usize) as *mut u64, value) }
     }
 
+    /// The 8-byte word at `offset` as an atomic (the exitless request state,
+    /// shared by the guest, the serving thread and the vCPU's thread).
+    pub fn atomic_u64(&self, offset: u64) -> &std::sync::atomic::AtomicU64 {
+        assert!(
+            offset.is_multiple_of(8) && offset + 8 <= KERNEL_SIZE,
+            "kernel area access out of bounds"
+        );
+        // SAFETY: in bounds and 8-byte aligned (asserted above); the memory
+        // lives as long as `self`, and every access to this word, by the
+        // host or the guest, is a single aligned 8-byte access.
+        unsafe { &*(self.host.add(offset as usize) as *const std::sync::atomic::AtomicU64) }
+    }
+
     /// Reads the 8-byte word at `offset` (exception frames).
     pub fn read_u64(&self, offset: u64) -> u64 {
         assert!(

@@ -118,6 +118,30 @@ pub mod fastdata {
     pub const FLAG_FAST: u64 = 1;
     /// `rdfsbase`/`wrfsbase` work (CR4.FSGSBASE), for arch_prctl.
     pub const FLAG_FSGSBASE: u64 = 2;
+    /// Post the syscalls in `ALLOW` for a host thread to serve (exitless).
+    pub const FLAG_EXITLESS: u64 = 4;
+
+    /// The exitless request, on a cache line of its own: state, number,
+    /// arguments and result.
+    pub const STATE: u64 = 0x80;
+    pub const REQ_NR: u64 = 0x88;
+    pub const REQ_ARGS: u64 = 0x90;
+    pub const RESULT: u64 = 0xc0;
+    /// Bitmap of the syscall numbers (below 512) that may be posted.
+    pub const ALLOW: u64 = 0x100;
+    pub const ALLOW_BITS: u64 = 512;
+
+    /// Request states. The guest writes POSTED (after the arguments) and
+    /// then waits; the serving thread moves POSTED to TAKEN and then to
+    /// DONE (after the result) or DECLINED; the vCPU's own thread may move
+    /// POSTED to IDLE to cancel a request the guest gave up waiting for.
+    pub const IDLE: u64 = 0;
+    pub const POSTED: u64 = 1;
+    pub const TAKEN: u64 = 2;
+    pub const DONE: u64 = 3;
+    pub const DECLINED: u64 = 4;
+    /// How many times the guest polls for DONE before it exits instead.
+    pub const SPIN: u64 = 4000;
 }
 
 /// Highest address a fast path dereferences: the last u64 of the window.

@@ -15,6 +15,7 @@ mod kernel;
 pub mod layout;
 pub mod memory;
 mod paging;
+pub mod postbox;
 pub mod rangemap;
 mod trampoline;
 mod vcpu;
@@ -23,6 +24,7 @@ mod vm;
 
 pub use error::VmError;
 pub use memory::{Access, CstrError, Fault, FileMapping, MappedFile, Memory, Region};
+pub use postbox::{PostBox, Request};
 pub use vcpu::{EntryMode, ExceptionInfo, Exit, FastState, KickHandle, Vcpu};
 pub use vm::{set_fast_syscalls, CpuState, Features, Vm};
 

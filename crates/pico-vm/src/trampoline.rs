@@ -22,6 +22,17 @@ std::arch::global_asm!(
     F_FLAGS = const f::FLAGS,
     FLAG_FAST = const f::FLAG_FAST,
     FLAG_FSGSBASE = const f::FLAG_FSGSBASE,
+    FLAG_EXITLESS = const f::FLAG_EXITLESS,
+    F_STATE = const f::STATE,
+    F_REQ_NR = const f::REQ_NR,
+    F_REQ_ARGS = const f::REQ_ARGS,
+    F_RESULT = const f::RESULT,
+    F_ALLOW = const f::ALLOW,
+    ALLOW_BITS = const f::ALLOW_BITS,
+    POSTED = const f::POSTED,
+    DONE = const f::DONE,
+    DECLINED = const f::DECLINED,
+    SPIN = const f::SPIN,
     USER_TOP = const USER_TOP,
     FS_LIMIT = const FS_LIMIT,
     USER_SS = const selector::USER_DATA,
@@ -37,6 +48,9 @@ extern "C" {
     static pico_fast_saved: u8;
     static pico_fast_out: u8;
     static pico_fast_commit: u8;
+    static pico_fast_post: u8;
+    static pico_fast_posted_end: u8;
+    static pico_fast_wait_out: u8;
     static pico_fast_return: u8;
     static pico_fast_end: u8;
 }
@@ -51,6 +65,12 @@ pub struct FastCode {
     pub out: u64,
     /// The one non-repeatable store (the new signal mask, in r11).
     pub commit: u64,
+    /// The store that posts an exitless request; after it, up to
+    /// `posted_end`, a request is outstanding.
+    pub post: u64,
+    pub posted_end: u64,
+    /// The `out` of a guest that stopped waiting for its posted request.
+    pub wait_out: u64,
     /// The return to user mode, with the result in rax.
     pub ret: u64,
 }
@@ -67,6 +87,11 @@ pub fn fast_code() -> FastCode {
         addr(std::ptr::addr_of!(pico_fast_return)),
         addr(std::ptr::addr_of!(pico_fast_end)),
     );
+    let (post, posted_end, wait_out) = (
+        addr(std::ptr::addr_of!(pico_fast_post)),
+        addr(std::ptr::addr_of!(pico_fast_posted_end)),
+        addr(std::ptr::addr_of!(pico_fast_wait_out)),
+    );
     // SAFETY: [start, end) is the fast page's bytes in read-only data,
     // which live for the whole program.
     let bytes = unsafe { std::slice::from_raw_parts(start as *const u8, end - start) };
@@ -76,6 +101,9 @@ pub fn fast_code() -> FastCode {
         saved: at(saved),
         out: at(out),
         commit: at(commit),
+        post: at(post),
+        posted_end: at(posted_end),
+        wait_out: at(wait_out),
         ret: at(ret),
     }
 }

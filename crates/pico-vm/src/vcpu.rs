@@ -16,6 +16,7 @@ use crate::layout::{
     fastdata, kernel_addr, kpage, EXCEPTION_PORT_BASE, EXCEPTION_VECTORS, SYSCALL_PORT,
     VCPU_SLOT_COUNT,
 };
+use crate::postbox::{PostBox, Settled};
 use crate::trampoline::{fast_code, trampoline, FastCode, OUT_LEN};
 use crate::vm::Features;
 
@@ -120,6 +121,9 @@ pub struct Vcpu {
     slot: u64,
     /// The fast syscall page, unless this vCPU shares its slot.
     fast: Option<FastPage>,
+    /// The guest gave up waiting for a posted request nobody had taken
+    /// (the serving thread may be idle): see [`Vcpu::take_fell_back`].
+    fell_back: bool,
 }
 
 impl Vcpu {
@@ -191,6 +195,7 @@ impl Vcpu {
             stub_size: t.stub_size,
             slot,
             fast,
+            fell_back: false,
         };
         if vcpu.sync {
             vcpu.fd.set_sync_valid_reg(SyncReg::Register);
@@ -285,6 +290,29 @@ impl Vcpu {
         field(fastdata::MASK, state.blocked);
         field(fastdata::HOST_MASK, state.blocked);
         field(fastdata::PENDING, u64::from(state.pending));
+    }
+
+    /// Turns on exitless mode for the syscalls in `allow`: the guest posts
+    /// them in its fast page for a thread serving the returned [`PostBox`].
+    /// `None` where this vCPU has no fast page of its own.
+    pub fn enable_exitless(&self, allow: &[u64]) -> Option<PostBox> {
+        let page = self.fast.as_ref()?;
+        let postbox = PostBox::new(self.kernel.clone(), page.data);
+        postbox.enable(allow);
+        Some(postbox)
+    }
+
+    /// The request slot of this vCPU, to tell whether a serving thread
+    /// still serves it (`PostBox::same_as`).
+    pub fn postbox(&self) -> Option<PostBox> {
+        let page = self.fast.as_ref()?;
+        Some(PostBox::new(self.kernel.clone(), page.data))
+    }
+
+    /// Whether, since the last call, the guest stopped waiting for a
+    /// posted request that nobody took (wake the serving thread).
+    pub fn take_fell_back(&mut self) -> bool {
+        std::mem::take(&mut self.fell_back)
     }
 
     /// The blocked mask as the fast page left it (the guest may have
@@ -489,6 +517,25 @@ impl Vcpu {
                 let r = &mut self.regs;
                 (r.rax, r.rcx, r.r11, r.rsp) = (nr, rcx, r11, user_rsp);
             }
+            Position::Posted => {
+                let postbox = PostBox::new(self.kernel.clone(), data);
+                match postbox.settle() {
+                    Settled::Done(result) => {
+                        let r = &mut self.regs;
+                        (r.rax, r.rcx, r.r11, r.rsp) = (result, rcx, r11, user_rsp);
+                        if self.entry == EntryMode::Unknown {
+                            self.learn_entry_mode()?;
+                        }
+                        self.finish_syscall(result)?;
+                        return Ok(Exit::Interrupted);
+                    }
+                    Settled::NotDone => {
+                        self.fell_back = true;
+                        let r = &mut self.regs;
+                        (r.rax, r.rcx, r.r11, r.rsp) = (nr, rcx, r11, user_rsp);
+                    }
+                }
+            }
             Position::Commit | Position::Finish => {
                 if position == Position::Commit {
                     self.kernel.write_u64(data + fastdata::MASK, self.regs.r11);
@@ -522,6 +569,13 @@ impl Vcpu {
     fn port_exit(&mut self, port: u16) -> Result<Exit, VmError> {
         let rip = self.regs.rip;
         let fast_out = self.fast.as_ref().map(|p| p.base + p.code.out + OUT_LEN);
+        let wait_out = self
+            .fast
+            .as_ref()
+            .map(|p| p.base + p.code.wait_out + OUT_LEN);
+        if port == SYSCALL_PORT && Some(rip) == wait_out {
+            return self.left_fast_page(rip, None, Exit::Syscall);
+        }
         if port == SYSCALL_PORT && (rip == self.lstar + OUT_LEN || Some(rip) == fast_out) {
             if self.entry == EntryMode::Unknown {
                 self.learn_entry_mode()?;

@@ -109,7 +109,7 @@ fn fork(
                 eprintln!("picorun: fork: cannot rebuild the VM in the child: {e}");
                 host::exit_now(125);
             }
-            t.fds = child_fds;
+            std::mem::replace(&mut t.fds, child_fds).release_in_child();
             t.signals = child_signals;
             t.threads = Default::default();
             if let Some((_, write_end)) = done {

@@ -7,7 +7,9 @@ use pico_abi::{signal as sig, Errno};
 use pico_vm::Access;
 
 use super::{Args, SysResult};
+use crate::fd::FdTable;
 use crate::host::{self, GuestBuf, HostArg};
+use crate::shared::SharedVm;
 use crate::task::Task;
 
 /// Most iovecs one call may pass (UIO_MAXIOV).
@@ -23,38 +25,61 @@ pub(crate) fn pipe_check(task: &mut Task, fd: RawFd, r: SysResult) -> SysResult 
     r
 }
 
-fn buf(task: &Task, addr: u64, len: u64, access: Access) -> Result<GuestBuf, Errno> {
+/// read(2).
+pub fn read(t: &mut Task, a: &Args) -> SysResult {
+    read_in(&t.fds, &t.vm, a)
+}
+
+/// write(2).
+pub fn write(t: &mut Task, a: &Args) -> SysResult {
+    let fd = t.fds.host(a[0])?;
+    let r = write_in(&t.fds, &t.vm, a);
+    pipe_check(t, fd, r)
+}
+
+/// pread64(2).
+pub fn pread64(t: &mut Task, a: &Args) -> SysResult {
+    pread64_in(&t.fds, &t.vm, a)
+}
+
+/// pwrite64(2).
+pub fn pwrite64(t: &mut Task, a: &Args) -> SysResult {
+    let fd = t.fds.host(a[0])?;
+    let r = pwrite64_in(&t.fds, &t.vm, a);
+    pipe_check(t, fd, r)
+}
+
+fn mem_buf(vm: &SharedVm, addr: u64, len: u64, access: Access) -> Result<GuestBuf, Errno> {
     if len == 0 {
         return Ok(GuestBuf::null());
     }
-    GuestBuf::prefix(&task.vm.memory(), addr, len.min(isize::MAX as u64), access)
+    GuestBuf::prefix(&vm.memory(), addr, len.min(isize::MAX as u64), access)
 }
 
-/// read(2).
-pub fn read(t: &mut Task, a: &Args) -> SysResult {
-    let fd = t.fds.host(a[0])?;
-    let b = buf(t, a[1], a[2], Access::Write)?;
+/// The four calls' bodies, over just the descriptor table and memory, so
+/// the exitless server (`exitless.rs`) makes exactly the same calls.
+/// (EPIPE's SIGPIPE is the caller's business.)
+pub(crate) fn read_in(fds: &FdTable, vm: &SharedVm, a: &Args) -> SysResult {
+    let fd = fds.host(a[0])?;
+    let b = mem_buf(vm, a[1], a[2], Access::Write)?;
     host::call(
         libc::SYS_read,
         &[HostArg::Fd(fd), b.into(), (b.len() as u64).into()],
     )
 }
 
-/// write(2).
-pub fn write(t: &mut Task, a: &Args) -> SysResult {
-    let fd = t.fds.host(a[0])?;
-    let b = buf(t, a[1], a[2], Access::Read)?;
-    let r = host::call(
+pub(crate) fn write_in(fds: &FdTable, vm: &SharedVm, a: &Args) -> SysResult {
+    let fd = fds.host(a[0])?;
+    let b = mem_buf(vm, a[1], a[2], Access::Read)?;
+    host::call(
         libc::SYS_write,
         &[HostArg::Fd(fd), b.into(), (b.len() as u64).into()],
-    );
-    pipe_check(t, fd, r)
+    )
 }
 
-/// pread64(2).
-pub fn pread64(t: &mut Task, a: &Args) -> SysResult {
-    let fd = t.fds.host(a[0])?;
-    let b = buf(t, a[1], a[2], Access::Write)?;
+pub(crate) fn pread64_in(fds: &FdTable, vm: &SharedVm, a: &Args) -> SysResult {
+    let fd = fds.host(a[0])?;
+    let b = mem_buf(vm, a[1], a[2], Access::Write)?;
     host::call(
         libc::SYS_pread64,
         &[
@@ -66,11 +91,10 @@ pub fn pread64(t: &mut Task, a: &Args) -> SysResult {
     )
 }
 
-/// pwrite64(2).
-pub fn pwrite64(t: &mut Task, a: &Args) -> SysResult {
-    let fd = t.fds.host(a[0])?;
-    let b = buf(t, a[1], a[2], Access::Read)?;
-    let r = host::call(
+pub(crate) fn pwrite64_in(fds: &FdTable, vm: &SharedVm, a: &Args) -> SysResult {
+    let fd = fds.host(a[0])?;
+    let b = mem_buf(vm, a[1], a[2], Access::Read)?;
+    host::call(
         libc::SYS_pwrite64,
         &[
             HostArg::Fd(fd),
@@ -78,8 +102,7 @@ pub fn pwrite64(t: &mut Task, a: &Args) -> SysResult {
             (b.len() as u64).into(),
             a[3].into(),
         ],
-    );
-    pipe_check(t, fd, r)
+    )
 }
 
 /// How much of the memory a guest iovec array names must be accessible.
@@ -203,7 +226,11 @@ pub fn writev(t: &mut Task, a: &Args) -> SysResult {
 
 /// lseek(2).
 pub fn lseek(t: &mut Task, a: &Args) -> SysResult {
-    let fd = t.fds.host(a[0])?;
+    lseek_in(&t.fds, a)
+}
+
+pub(crate) fn lseek_in(fds: &FdTable, a: &Args) -> SysResult {
+    let fd = fds.host(a[0])?;
     host::call(
         libc::SYS_lseek,
         &[HostArg::Fd(fd), a[1].into(), a[2].into()],

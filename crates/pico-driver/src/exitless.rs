@@ -1,0 +1,181 @@
+//! Exitless mode (`--exitless`): a host thread per guest thread serves the
+//! syscalls the guest posts in its fast page (see `pico_vm::postbox`), so
+//! they cost no VM exit. It serves only calls that cannot block: reads and
+//! writes of regular files and memory devices, lseek, getppid. Anything
+//! else, or a descriptor of another kind, it declines, and the guest makes
+//! the call with an ordinary exit, where signals, restarts and tracing
+//! work as always.
+//!
+//! The server spins while the guest is busy and parks when it has been
+//! idle for a while; a guest that finds nobody serving gives up after a
+//! bounded wait and exits, and the vCPU's thread then wakes the server.
+
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use pico_abi::{sysno, Errno};
+use pico_vm::{PostBox, Request};
+
+use crate::fd::FdTable;
+use crate::shared::SharedVm;
+use crate::sys::{rw, Args};
+
+/// The syscalls a guest posts. Each is served only when it cannot block.
+pub const POSTED: &[u64] = &[
+    sysno::READ,
+    sysno::WRITE,
+    sysno::PREAD64,
+    sysno::PWRITE64,
+    sysno::LSEEK,
+    sysno::GETPPID,
+];
+
+/// How long the server keeps spinning after its last request before it
+/// parks (and then how long it sleeps before looking again).
+const IDLE_SPIN: Duration = Duration::from_micros(200);
+const IDLE_PARK: Duration = Duration::from_millis(20);
+
+static ENABLED: AtomicBool = AtomicBool::new(false);
+
+/// Turns exitless mode on or off for pico processes run from now on by
+/// this host process and its children.
+pub fn set_enabled(on: bool) {
+    ENABLED.store(on, Ordering::Relaxed);
+}
+
+pub fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
+
+/// The serving thread of one guest thread's vCPU.
+pub struct Server {
+    postbox: PostBox,
+    fds: FdTable,
+    /// The host process that started the thread (a forked child has the
+    /// struct but not the thread).
+    pid: u32,
+    stop: Arc<AtomicBool>,
+    /// Requests served so far.
+    served: Arc<AtomicU64>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    pub fn start(postbox: PostBox, fds: FdTable, vm: SharedVm) -> std::io::Result<Server> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let served = Arc::new(AtomicU64::new(0));
+        let thread = crate::host::spawn_quiet("picorun-exitless", {
+            let (postbox, fds, stop, served) =
+                (postbox.clone(), fds.clone(), stop.clone(), served.clone());
+            move || serve_loop(&postbox, &fds, &vm, &stop, &served)
+        })?;
+        Ok(Server {
+            postbox,
+            fds,
+            pid: std::process::id(),
+            stop,
+            served,
+            thread: Some(thread),
+        })
+    }
+
+    /// Whether this server serves `postbox` with descriptor table `fds`.
+    pub fn serves(&self, postbox: &PostBox, fds: &FdTable) -> bool {
+        self.pid == std::process::id() && self.postbox.same_as(postbox) && self.fds.same_as(fds)
+    }
+
+    /// How many calls it has served (answered without an exit).
+    pub fn served(&self) -> u64 {
+        self.served.load(Ordering::Relaxed)
+    }
+
+    /// Makes a parked server look for requests now.
+    pub fn wake(&self) {
+        if let Some(t) = &self.thread {
+            t.thread().unpark();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let Some(thread) = self.thread.take() else {
+            return;
+        };
+        if self.pid != std::process::id() {
+            // A forked child: the thread was never copied; its handle
+            // names a thread of the parent.
+            std::mem::forget(thread);
+            return;
+        }
+        self.stop.store(true, Ordering::Relaxed);
+        thread.thread().unpark();
+        let _ = thread.join();
+    }
+}
+
+fn serve_loop(
+    postbox: &PostBox,
+    fds: &FdTable,
+    vm: &SharedVm,
+    stop: &AtomicBool,
+    served: &AtomicU64,
+) {
+    let mut last_request = Instant::now();
+    while !stop.load(Ordering::Relaxed) {
+        if let Some(request) = postbox.take() {
+            match serve(fds, vm, &request) {
+                Some(result) => {
+                    postbox.complete(result.unwrap_or_else(Errno::to_rax));
+                    served.fetch_add(1, Ordering::Relaxed);
+                }
+                None => postbox.decline(),
+            }
+            last_request = Instant::now();
+        } else if last_request.elapsed() > IDLE_SPIN {
+            std::thread::park_timeout(IDLE_PARK);
+            last_request = Instant::now();
+        } else {
+            std::hint::spin_loop();
+        }
+    }
+}
+
+/// The result of `request`, or `None` to decline it.
+fn serve(fds: &FdTable, vm: &SharedVm, request: &Request) -> Option<Result<u64, Errno>> {
+    let a = Args(request.args);
+    match request.nr {
+        sysno::GETPPID => Some(Ok(std::os::unix::process::parent_id().into())),
+        sysno::LSEEK => Some(rw::lseek_in(fds, &a)),
+        nr @ (sysno::READ | sysno::WRITE | sysno::PREAD64 | sysno::PWRITE64) => {
+            let fd = match fds.host(a[0]) {
+                Ok(fd) => fd,
+                Err(e) => return Some(Err(e)),
+            };
+            if !never_blocks(fd) {
+                return None;
+            }
+            Some(match nr {
+                sysno::READ => rw::read_in(fds, vm, &a),
+                sysno::WRITE => rw::write_in(fds, vm, &a),
+                sysno::PREAD64 => rw::pread64_in(fds, vm, &a),
+                _ => rw::pwrite64_in(fds, vm, &a),
+            })
+        }
+        _ => None,
+    }
+}
+
+/// Whether reads and writes on host descriptor `fd` finish without
+/// waiting for anyone: regular files and the memory devices (major 1:
+/// /dev/null, zero, full, random, urandom). Pipes, sockets and terminals
+/// can block, and so belong to the vCPU's thread, where signals reach them.
+fn never_blocks(fd: RawFd) -> bool {
+    crate::host::file_kind(fd).is_some_and(|(mode, rdev)| {
+        let kind = mode & libc::S_IFMT;
+        kind == libc::S_IFREG || (kind == libc::S_IFCHR && libc::major(rdev) == 1)
+    })
+}
