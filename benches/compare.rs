@@ -11,7 +11,9 @@
 //! `-O2 -static`), which times its own loop with `CLOCK_MONOTONIC`, five
 //! times, and prints the median: a runner's start-up is not in those rows.
 //! Start-up has its own row: a static hello world, timed by this binary from
-//! spawn to exit of `RUNNER hello` (median of 25 runs). proot runs as
+//! spawn to exit of `RUNNER hello`. Runners take turns (five runs of each
+//! microbenchmark, 25 of hello, per runner) and each cell is the median,
+//! so that load from elsewhere on a shared machine hits them alike. proot runs as
 //! `proot PROG`, its default: the host's root as its root (Debian's proot
 //! 5.1 has no seccomp acceleration, so it stops at every syscall).
 //!
@@ -36,6 +38,11 @@ const QUICK_ENV: &str = "PICORUN_COMPARE_QUICK";
 const QUICK_DIVISOR: u64 = 10;
 /// A runner that has not finished one benchmark by then is killed.
 const RUN_TIMEOUT: Duration = Duration::from_secs(120);
+/// Runs of `micro` per benchmark and runner (one in a quick run); each
+/// cell is their median.
+const MICRO_ROUNDS: usize = 5;
+/// Runs of the static hello per runner.
+const STARTUP_RUNS: usize = 25;
 /// The size of the file the `read` benchmark reads.
 const BIG_FILE_SIZE: usize = 64 << 20;
 
@@ -332,7 +339,7 @@ fn main() {
     let runners = runners();
     print_runners(&runners, quick);
 
-    let floor_ns = measure_floor(quick);
+    let floor_ns = measure_floor();
     let mut rows: Vec<Row> = MICROS
         .iter()
         .map(|m| measure_micro(m, &runners, &micro, &files, quick))
@@ -368,21 +375,23 @@ fn join_words(words: &[OsString]) -> String {
 }
 
 /// The raw VM-exit floor per round trip: the median over batches of a
-/// minimal guest's `syscall` → exit → return.
-fn measure_floor(quick: bool) -> f64 {
-    let (batches, per_batch) = if quick { (3, 500) } else { (7, 3_000) };
+/// minimal guest's `syscall` → exit → return (well under a second, so the
+/// same in a quick run).
+fn measure_floor() -> f64 {
+    const BATCHES: usize = 11;
+    const ROUND_TRIPS_PER_BATCH: u32 = 2_000;
     eprintln!("compare: the raw VM-exit floor");
     let mut guest = common::FloorGuest::new();
-    for _ in 0..per_batch / 10 {
+    for _ in 0..ROUND_TRIPS_PER_BATCH / 10 {
         guest.round_trip();
     }
-    let mut per_round_trip: Vec<f64> = (0..batches)
+    let mut per_round_trip: Vec<f64> = (0..BATCHES)
         .map(|_| {
             let start = Instant::now();
-            for _ in 0..per_batch {
+            for _ in 0..ROUND_TRIPS_PER_BATCH {
                 guest.round_trip();
             }
-            start.elapsed().as_nanos() as f64 / f64::from(per_batch)
+            start.elapsed().as_nanos() as f64 / f64::from(ROUND_TRIPS_PER_BATCH)
         })
         .collect();
     median(&mut per_round_trip)
@@ -396,29 +405,62 @@ fn measure_micro(
     quick: bool,
 ) -> Row {
     let count = micro.count(quick);
-    eprintln!("compare: {} ({count} per loop)", micro.label);
-    let cells = runners
-        .iter()
-        .map(|runner| {
-            let Some(mut command) = runner.command(program) else {
-                return Cell::Unavailable;
-            };
-            command.arg(micro.name).arg(count.to_string());
-            if let Some(file) = files.path(micro.input) {
-                command.arg(file);
-            }
-            match run_micro(command, micro.whole_loop) {
-                Ok(sample) => Cell::Measured(sample),
-                Err(error) => Cell::Failed(error),
-            }
-        })
-        .collect();
+    let rounds = if quick { 1 } else { MICRO_ROUNDS };
+    eprintln!(
+        "compare: {} ({count} per loop, {rounds} rounds)",
+        micro.label
+    );
+    let cells = measure_round_robin(runners, rounds, |runner| {
+        let mut command = runner.command(program).expect("an available runner");
+        command.arg(micro.name).arg(count.to_string());
+        if let Some(file) = files.path(micro.input) {
+            command.arg(file);
+        }
+        run_micro(command, micro.whole_loop)
+    });
     Row {
         name: micro.name,
         label: micro.label,
         per: micro.per,
         cells,
     }
+}
+
+/// Measures every available runner `rounds` times, taking turns, so that
+/// a burst of load on a shared machine hits all runners alike; each cell
+/// is the median sample. A runner's first failure ends its measurements.
+fn measure_round_robin(
+    runners: &[Runner],
+    rounds: usize,
+    mut measure_once: impl FnMut(&Runner) -> Result<Sample, String>,
+) -> Vec<Cell> {
+    let mut samples: Vec<Vec<Sample>> = runners.iter().map(|_| Vec::new()).collect();
+    let mut failures: Vec<Option<String>> = runners.iter().map(|_| None).collect();
+    for _ in 0..rounds {
+        for (column, runner) in runners.iter().enumerate() {
+            if runner.prefix.is_err() || failures[column].is_some() {
+                continue;
+            }
+            match measure_once(runner) {
+                Ok(sample) => samples[column].push(sample),
+                Err(error) => failures[column] = Some(error),
+            }
+        }
+    }
+    runners
+        .iter()
+        .zip(samples.iter_mut().zip(failures))
+        .map(|(runner, (samples, failure))| match failure {
+            Some(error) => Cell::Failed(error),
+            None if runner.prefix.is_err() || samples.is_empty() => Cell::Unavailable,
+            None => Cell::Measured(median_sample(samples)),
+        })
+        .collect()
+}
+
+fn median_sample(samples: &mut [Sample]) -> Sample {
+    samples.sort_by(|a, b| a.ns.total_cmp(&b.ns));
+    samples[samples.len() / 2]
 }
 
 fn run_micro(command: Command, whole_loop: bool) -> Result<Sample, String> {
@@ -478,23 +520,14 @@ fn describe_failure(output: &Output) -> String {
     format!("{}; stderr: {:?}", output.status, last_lines.join("\n"))
 }
 
-/// The start-up row: spawn to exit of `RUNNER hello`, median over runs
-/// (after one unmeasured warm-up run).
+/// The start-up row: spawn to exit of `RUNNER hello`, median over runs.
 fn measure_startup(runners: &[Runner], hello: &Path, quick: bool) -> Row {
-    let runs = if quick { 5 } else { 25 };
+    let runs = if quick { 5 } else { STARTUP_RUNS };
     eprintln!("compare: static hello start-up ({runs} runs)");
-    let cells = runners
-        .iter()
-        .map(|runner| {
-            if runner.prefix.is_err() {
-                return Cell::Unavailable;
-            }
-            match time_startup(runner, hello, runs) {
-                Ok(ns) => Cell::Measured(Sample { ns, read_calls: 0 }),
-                Err(error) => Cell::Failed(error),
-            }
-        })
-        .collect();
+    let cells = measure_round_robin(runners, runs, |runner| {
+        let ns = time_startup(runner, hello)?;
+        Ok(Sample { ns, read_calls: 0 })
+    });
     Row {
         name: HELLO,
         label: "static hello start-up",
@@ -503,27 +536,22 @@ fn measure_startup(runners: &[Runner], hello: &Path, quick: bool) -> Row {
     }
 }
 
-fn time_startup(runner: &Runner, hello: &Path, runs: usize) -> Result<f64, String> {
-    let mut times = Vec::with_capacity(runs);
-    for run in 0..=runs {
-        let mut command = runner.command(hello).expect("available runner");
-        let start = Instant::now();
-        let output = command
-            .output()
-            .map_err(|e| format!("cannot start {command:?}: {e}"))?;
-        let elapsed = start.elapsed();
-        if !output.status.success() || output.stdout != b"hello, world\n" {
-            return Err(format!(
-                "stdout {:?}; {}",
-                String::from_utf8_lossy(&output.stdout),
-                describe_failure(&output)
-            ));
-        }
-        if run > 0 {
-            times.push(elapsed.as_nanos() as f64);
-        }
+/// Nanoseconds from spawning `RUNNER hello` to its exit.
+fn time_startup(runner: &Runner, hello: &Path) -> Result<f64, String> {
+    let mut command = runner.command(hello).expect("an available runner");
+    let start = Instant::now();
+    let output = command
+        .output()
+        .map_err(|e| format!("cannot start {command:?}: {e}"))?;
+    let elapsed = start.elapsed();
+    if !output.status.success() || output.stdout != b"hello, world\n" {
+        return Err(format!(
+            "stdout {:?}; {}",
+            String::from_utf8_lossy(&output.stdout),
+            describe_failure(&output)
+        ));
     }
-    Ok(median(&mut times))
+    Ok(elapsed.as_nanos() as f64)
 }
 
 fn median(values: &mut [f64]) -> f64 {
