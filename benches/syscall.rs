@@ -12,28 +12,11 @@ mod common;
 
 use common::median_ns;
 use criterion::{criterion_group, Criterion};
-use pico_vm::memory::{PROT_EXEC, PROT_READ, PROT_WRITE};
-use pico_vm::{Exit, Vm};
-
-/// `mov eax, 110; syscall; jmp back`.
-const FLOOR_LOOP: [u8; 9] = [0xb8, 110, 0, 0, 0, 0x0f, 0x05, 0xeb, 0xf7];
 
 fn floor(c: &mut Criterion) {
-    let mut vm = Vm::new().expect("KVM");
-    let code = 0x40_0000;
-    vm.map_anon(code, 0x1000, PROT_READ | PROT_WRITE, false)
-        .unwrap();
-    vm.memory().write(code, &FLOOR_LOOP).unwrap();
-    vm.protect(code, 0x1000, PROT_READ | PROT_EXEC).unwrap();
-    vm.map_anon(0x80_0000, 0x1000, PROT_READ | PROT_WRITE, false)
-        .unwrap();
-    let mut vcpu = vm.create_vcpu(0, code, 0x80_1000).unwrap();
+    let mut guest = common::FloorGuest::new();
     c.bench_function("floor_syscall_exit_return", |b| {
-        b.iter(|| {
-            let exit = vcpu.run().unwrap();
-            assert_eq!(exit, Exit::Syscall);
-            vcpu.finish_syscall(0).unwrap();
-        })
+        b.iter(|| guest.round_trip())
     });
 }
 

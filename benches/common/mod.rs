@@ -1,10 +1,15 @@
 //! What the benchmarks share: reading criterion's results back to print
-//! ratios measured in the same run.
+//! ratios measured in the same run, building the C guests, and the raw
+//! VM-exit floor.
 
 use std::path::Path;
 
+use pico_vm::memory::{PROT_EXEC, PROT_READ, PROT_WRITE};
+use pico_vm::{Exit, Vcpu, Vm};
+
 /// Criterion's median estimate (ns) for benchmark `id` (its directory name
 /// under target/criterion), from the report it just wrote.
+#[allow(dead_code)] // Each bench uses part of this module.
 pub fn median_ns(id: &str) -> Option<f64> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("target/criterion")
@@ -51,4 +56,40 @@ pub fn start_guest(program: &Path) -> picorun::Process {
         ..Default::default()
     };
     picorun::Process::new(&config).expect("start the guest")
+}
+
+/// The raw VM-exit floor: a minimal guest looping on `syscall` (getppid's
+/// number, never serviced) through the same trampoline, exit and
+/// host-completed return that picorun uses, and nothing else.
+#[allow(dead_code)] // Each bench uses part of this module.
+pub struct FloorGuest {
+    // Field order is drop order: the vCPU goes before its VM.
+    vcpu: Vcpu,
+    _vm: Vm,
+}
+
+/// `mov eax, 110; syscall; jmp back`.
+const FLOOR_LOOP: [u8; 9] = [0xb8, 110, 0, 0, 0, 0x0f, 0x05, 0xeb, 0xf7];
+
+#[allow(dead_code)] // Each bench uses part of this module.
+impl FloorGuest {
+    pub fn new() -> FloorGuest {
+        let mut vm = Vm::new().expect("KVM");
+        let code = 0x40_0000;
+        vm.map_anon(code, 0x1000, PROT_READ | PROT_WRITE, false)
+            .unwrap();
+        vm.memory().write(code, &FLOOR_LOOP).unwrap();
+        vm.protect(code, 0x1000, PROT_READ | PROT_EXEC).unwrap();
+        vm.map_anon(0x80_0000, 0x1000, PROT_READ | PROT_WRITE, false)
+            .unwrap();
+        let vcpu = vm.create_vcpu(0, code, 0x80_1000).unwrap();
+        FloorGuest { vcpu, _vm: vm }
+    }
+
+    /// One `syscall` → VM exit → return to the guest.
+    pub fn round_trip(&mut self) {
+        let exit = self.vcpu.run().unwrap();
+        assert_eq!(exit, Exit::Syscall);
+        self.vcpu.finish_syscall(0).unwrap();
+    }
 }
