@@ -86,14 +86,17 @@ pico_fast_saved:
     je fast_sigprocmask
     cmp $158, %rax
     je fast_arch_prctl
-    /* Exitless: post the call for a host thread and wait for its answer;
-       exit instead if it declines or takes too long (rule 4). */
+    /* Exitless: post the call for a host thread that is awake and wait
+       for its answer; exit instead if it declines or takes too long
+       (rule 4). */
     testb ${FLAG_EXITLESS}, D + {F_FLAGS}(%rip)
     jz fast_slow
     cmp ${ALLOW_BITS}, %rax
     jae fast_slow
     bt %rax, D + {F_ALLOW}(%rip)
     jnc fast_slow
+    cmpq $0, D + {F_AWAKE}(%rip)
+    je fast_slow
     mov %rax, D + {F_REQ_NR}(%rip)
     mov %rdi, D + {F_REQ_ARGS}(%rip)
     mov %rsi, D + {F_REQ_ARGS} + 8(%rip)

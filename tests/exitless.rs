@@ -51,41 +51,43 @@ fn fixtures_behave_as_natively() {
     }
 }
 
+/// The calls the fixture makes in volume are served without exits. How
+/// many depends on scheduling (the server thread needs a core of its own
+/// while the guest runs; tests run side by side on CI's two cores), so the
+/// run is retried a few times and must once serve most of them.
 #[test]
 fn posted_calls_make_no_exits() {
-    let dir = TempDir::new("exitless-stats");
-    let out = exitless(
-        &fixture("exitless", Variant::GlibcStatic),
-        &[],
-        dir.path(),
-        &["--stats"],
-    );
-    assert_eq!(
-        out.stdout_str(),
-        "bad 0, pipe bytes 100, child status 0\n",
-        "{out}"
-    );
-    let err = out.stderr_str();
-    let exits = |name: &str| {
-        err.lines()
-            .find(|l| l.split_whitespace().last() == Some(name))
-            .and_then(|l| l.split_whitespace().nth(3))
-            .map_or(0, |n| n.parse::<u64>().expect("a call count"))
-    };
-    // 2,000 writes and 2,000 getppids: nearly all served without an exit
-    // (a few may exit while the server thread starts or wakes).
-    assert!(
-        exits("write") < 1000,
-        "writes reached the vCPU's thread:\n{err}"
-    );
-    assert!(
-        exits("getppid") < 1000,
-        "getppids reached the vCPU's thread:\n{err}"
-    );
-    let served: u64 = err
-        .lines()
-        .find_map(|l| l.strip_prefix("exitless: "))
-        .and_then(|l| l.split_whitespace().next())
-        .map_or(0, |n| n.parse().expect("a count"));
-    assert!(served >= 3000, "served without exits: {served}\n{err}");
+    let mut last = String::new();
+    for _ in 0..5 {
+        let dir = TempDir::new("exitless-stats");
+        let out = exitless(
+            &fixture("exitless", Variant::GlibcStatic),
+            &[],
+            dir.path(),
+            &["--stats"],
+        );
+        assert_eq!(
+            out.stdout_str(),
+            "bad 0, pipe bytes 100, child status 0\n",
+            "{out}"
+        );
+        let err = out.stderr_str();
+        let exits = |name: &str| {
+            err.lines()
+                .find(|l| l.split_whitespace().last() == Some(name))
+                .and_then(|l| l.split_whitespace().nth(3))
+                .map_or(0, |n| n.parse::<u64>().expect("a call count"))
+        };
+        let served: u64 = err
+            .lines()
+            .find_map(|l| l.strip_prefix("exitless: "))
+            .and_then(|l| l.split_whitespace().next())
+            .map_or(0, |n| n.parse().expect("a count"));
+        // 2,000 writes, 2,000 getppids and ~290 preads in the main process.
+        if served >= 3000 && exits("write") < 1000 && exits("getppid") < 1000 {
+            return;
+        }
+        last = err;
+    }
+    panic!("most posted calls still exited:\n{last}");
 }

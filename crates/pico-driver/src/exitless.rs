@@ -6,9 +6,11 @@
 //! the call with an ordinary exit, where signals, restarts and tracing
 //! work as always.
 //!
-//! The server spins while the guest is busy and parks when it has been
-//! idle for a while; a guest that finds nobody serving gives up after a
-//! bounded wait and exits, and the vCPU's thread then wakes the server.
+//! The server starts at the first call it could have served (so short-lived
+//! processes never start one), spins while the guest keeps posting calls it
+//! serves, and parks when it has served nothing for a while, saying so in
+//! the fast page: a guest then exits at once rather than post. The vCPU's
+//! thread wakes it again at the next servable call that exited.
 
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -33,10 +35,9 @@ pub const POSTED: &[u64] = &[
     sysno::GETPPID,
 ];
 
-/// How long the server keeps spinning after its last request before it
-/// parks (and then how long it sleeps before looking again).
+/// How long the server keeps spinning after the last call it served
+/// before it parks.
 const IDLE_SPIN: Duration = Duration::from_micros(200);
-const IDLE_PARK: Duration = Duration::from_millis(20);
 
 static ENABLED: AtomicBool = AtomicBool::new(false);
 
@@ -94,6 +95,10 @@ impl Server {
 
     /// Makes a parked server look for requests now.
     pub fn wake(&self) {
+        if self.postbox.awake() {
+            return;
+        }
+        self.postbox.set_awake(true);
         if let Some(t) = &self.thread {
             t.thread().unpark();
         }
@@ -124,23 +129,44 @@ fn serve_loop(
     stop: &AtomicBool,
     served: &AtomicU64,
 ) {
-    let mut last_request = Instant::now();
+    postbox.set_awake(true);
+    let mut last_served = Instant::now();
     while !stop.load(Ordering::Relaxed) {
         if let Some(request) = postbox.take() {
             match serve(fds, vm, &request) {
                 Some(result) => {
                     postbox.complete(result.unwrap_or_else(Errno::to_rax));
                     served.fetch_add(1, Ordering::Relaxed);
+                    last_served = Instant::now();
                 }
                 None => postbox.decline(),
             }
-            last_request = Instant::now();
-        } else if last_request.elapsed() > IDLE_SPIN {
-            std::thread::park_timeout(IDLE_PARK);
-            last_request = Instant::now();
+        } else if last_served.elapsed() > IDLE_SPIN {
+            // Park until woken (`Server::wake` sets awake first); a request
+            // posted just before this is cancelled by the guest's bounded wait.
+            postbox.set_awake(false);
+            while !postbox.awake() && !stop.load(Ordering::Relaxed) {
+                std::thread::park();
+            }
+            last_served = Instant::now();
         } else {
             std::hint::spin_loop();
         }
+    }
+    // The vCPU may serve another thread next (vCPUs are reused): its guest
+    // must not post to nobody.
+    postbox.set_awake(false);
+}
+
+/// Whether the call `nr` with `args`, which just exited, is one a server
+/// would have served: then it is worth starting or waking one.
+pub fn servable(fds: &FdTable, nr: u64, args: &[u64; 6]) -> bool {
+    match nr {
+        sysno::GETPPID | sysno::LSEEK => true,
+        sysno::READ | sysno::WRITE | sysno::PREAD64 | sysno::PWRITE64 => {
+            fds.host(args[0]).is_ok_and(never_blocks)
+        }
+        _ => false,
     }
 }
 

@@ -177,14 +177,8 @@ impl Process {
         let mut served = 0;
         while served < syscalls {
             self.publish_fast_state();
-            self.ensure_server();
             let exit = self.task.vcpu.run()?;
             self.adopt_fast_mask();
-            if self.task.vcpu.take_fell_back() {
-                if let Some(server) = &self.task.server {
-                    server.wake();
-                }
-            }
             served += u64::from(exit == Exit::Syscall);
             let outcome = match exit {
                 Exit::Syscall => match self.syscall()? {
@@ -239,22 +233,24 @@ impl Process {
         });
     }
 
-    /// In exitless mode, makes sure a thread serves this vCPU's posted
-    /// syscalls, starting one for a new thread, a forked child or a new
-    /// program. Not under `--trace`, which shows every call; `--stats`
-    /// counts the calls that exited and, apart, those served.
-    fn ensure_server(&mut self) {
+    /// In exitless mode, after a call that exited although a server could
+    /// have served it: makes sure a server runs and is awake, starting one
+    /// for a new thread, a forked child or a new program. Not under
+    /// `--trace`, which shows every call; `--stats` counts the calls that
+    /// exited and, apart, those served.
+    fn ensure_server(&mut self, nr: u64, args: &Args) {
         let t = &mut self.task;
-        if !crate::exitless::enabled() || t.tracer.trace {
+        if !crate::exitless::enabled()
+            || t.tracer.trace
+            || !crate::exitless::servable(&t.fds, nr, &args.0)
+        {
             return;
         }
         let Some(postbox) = t.vcpu.postbox() else {
             return;
         };
-        if t.server
-            .as_ref()
-            .is_some_and(|s| s.serves(&postbox, &t.fds))
-        {
+        if let Some(server) = t.server.as_ref().filter(|s| s.serves(&postbox, &t.fds)) {
+            server.wake();
             return;
         }
         t.server = None;
@@ -358,6 +354,8 @@ impl Process {
         if let Some(started) = started {
             t.tracer.record(nr, result.is_err(), started.elapsed());
         }
+        self.ensure_server(nr, &args);
+        let t = &mut self.task;
         let value = match result {
             Ok(Flow::Exit(outcome)) => return Ok(Some(Stop::Process(outcome))),
             Ok(Flow::ThreadExit(code)) => {

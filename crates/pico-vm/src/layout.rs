@@ -127,6 +127,9 @@ pub mod fastdata {
     pub const REQ_NR: u64 = 0x88;
     pub const REQ_ARGS: u64 = 0x90;
     pub const RESULT: u64 = 0xc0;
+    /// Nonzero while a serving thread is polling (not parked): only then
+    /// does the guest post rather than exit.
+    pub const AWAKE: u64 = 0xc8;
     /// Bitmap of the syscall numbers (below 512) that may be posted.
     pub const ALLOW: u64 = 0x100;
     pub const ALLOW_BITS: u64 = 512;

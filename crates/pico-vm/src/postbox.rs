@@ -70,6 +70,17 @@ impl PostBox {
         self.state().store(f::DECLINED, Release);
     }
 
+    /// Says whether a server polls this slot; the guest posts only then.
+    pub fn set_awake(&self, awake: bool) {
+        self.kernel
+            .atomic_u64(self.data + f::AWAKE)
+            .store(u64::from(awake), Release);
+    }
+
+    pub fn awake(&self) -> bool {
+        self.kernel.atomic_u64(self.data + f::AWAKE).load(Acquire) != 0
+    }
+
     /// Whether this slot belongs to the same VM and vCPU as `other`.
     pub fn same_as(&self, other: &PostBox) -> bool {
         Arc::ptr_eq(&self.kernel, &other.kernel) && self.data == other.data

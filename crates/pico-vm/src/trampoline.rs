@@ -27,6 +27,7 @@ std::arch::global_asm!(
     F_REQ_NR = const f::REQ_NR,
     F_REQ_ARGS = const f::REQ_ARGS,
     F_RESULT = const f::RESULT,
+    F_AWAKE = const f::AWAKE,
     F_ALLOW = const f::ALLOW,
     ALLOW_BITS = const f::ALLOW_BITS,
     POSTED = const f::POSTED,

@@ -121,9 +121,6 @@ pub struct Vcpu {
     slot: u64,
     /// The fast syscall page, unless this vCPU shares its slot.
     fast: Option<FastPage>,
-    /// The guest gave up waiting for a posted request nobody had taken
-    /// (the serving thread may be idle): see [`Vcpu::take_fell_back`].
-    fell_back: bool,
 }
 
 impl Vcpu {
@@ -195,7 +192,6 @@ impl Vcpu {
             stub_size: t.stub_size,
             slot,
             fast,
-            fell_back: false,
         };
         if vcpu.sync {
             vcpu.fd.set_sync_valid_reg(SyncReg::Register);
@@ -307,12 +303,6 @@ impl Vcpu {
     pub fn postbox(&self) -> Option<PostBox> {
         let page = self.fast.as_ref()?;
         Some(PostBox::new(self.kernel.clone(), page.data))
-    }
-
-    /// Whether, since the last call, the guest stopped waiting for a
-    /// posted request that nobody took (wake the serving thread).
-    pub fn take_fell_back(&mut self) -> bool {
-        std::mem::take(&mut self.fell_back)
     }
 
     /// The blocked mask as the fast page left it (the guest may have
@@ -530,7 +520,6 @@ impl Vcpu {
                         return Ok(Exit::Interrupted);
                     }
                     Settled::NotDone => {
-                        self.fell_back = true;
                         let r = &mut self.regs;
                         (r.rax, r.rcx, r.r11, r.rsp) = (nr, rcx, r11, user_rsp);
                     }

@@ -237,6 +237,8 @@ fn exec_program(
         crate::vfork::child_done(t, done);
     }
     hostsig::set_kick(vcpu.kick_handle());
+    // The old image's exitless server goes with it (it holds the old VM).
+    t.server = None;
     t.vcpu = vcpu;
     t.vm = crate::shared::SharedVm::new(vm, loaded.layout);
     t.exe = std::fs::canonicalize(&loaded.exe).unwrap_or(loaded.exe);
