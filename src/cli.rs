@@ -21,6 +21,9 @@ pub struct Options {
     pub stats: bool,
     pub exitless: bool,
     pub exit_every_syscall: bool,
+    /// Confine the host process once the guest is set up (see
+    /// `pico_driver::confine`).
+    pub confine: bool,
 }
 
 fn fail(code: u8, message: impl std::fmt::Display) -> ExitCode {
@@ -71,6 +74,16 @@ pub fn run(command: &[OsString], options: &Options) -> ExitCode {
         Err(e @ ExecError::NotExecutable(..)) => return fail(EXIT_CANNOT_EXECUTE, e),
         Err(e @ ExecError::Vm(_)) => return fail(EXIT_PICORUN_FAILED, e),
     };
+    if options.confine {
+        if let Err(e) = pico_driver::confine::confine() {
+            return fail(
+                EXIT_PICORUN_FAILED,
+                format_args!(
+                    "cannot confine the host process (seccomp): {e}; --no-confine runs without"
+                ),
+            );
+        }
+    }
     let outcome = match process.run() {
         Ok(outcome) => outcome,
         Err(e) => return fail(EXIT_PICORUN_FAILED, format_args!("the VM failed: {e}")),
@@ -83,4 +96,27 @@ pub fn run(command: &[OsString], options: &Options) -> ExitCode {
         Outcome::Exited(code) => ExitCode::from(code as u8),
         Outcome::Signaled(signo) => pico_driver::host::die_by_signal(signo),
     }
+}
+
+/// `picorun --check-confinement`: confines this process, then tries each
+/// dangerous host syscall and prints whether it was refused.
+pub fn check_confinement() -> ExitCode {
+    if let Err(e) = pico_driver::confine::confine() {
+        return fail(
+            EXIT_PICORUN_FAILED,
+            format_args!("cannot confine the host process (seccomp): {e}"),
+        );
+    }
+    let mut all_refused = true;
+    for (name, errno) in pico_driver::confine::probe_denied() {
+        let refused = errno == libc::EPERM;
+        all_refused &= refused;
+        let verdict = if refused {
+            "refused (EPERM)"
+        } else {
+            "NOT refused"
+        };
+        println!("{name:<18} {verdict} (errno {errno})");
+    }
+    ExitCode::from(u8::from(!all_refused))
 }

@@ -28,9 +28,18 @@ struct Cli {
     /// measuring.
     #[arg(long)]
     exit_every_syscall: bool,
+    /// Do not confine picorun itself (no seccomp allow-list on the host
+    /// process): for debugging a host call the allow-list refuses.
+    #[arg(long)]
+    no_confine: bool,
+    /// Confine this process as for a run, try a list of dangerous host
+    /// syscalls (ptrace, mount, bpf, kexec_load, ...) and report each
+    /// refusal; exit status 0 if all were refused.
+    #[arg(long, exclusive = true)]
+    check_confinement: bool,
     /// The program (looked up in PATH when it has no slash) and its arguments.
     #[arg(
-        required = true,
+        required_unless_present = "check_confinement",
         trailing_var_arg = true,
         allow_hyphen_values = true,
         value_name = "PROGRAM [ARGS]..."
@@ -49,6 +58,10 @@ fn main() -> ExitCode {
         stats: cli.stats,
         exitless: cli.exitless,
         exit_every_syscall: cli.exit_every_syscall,
+        confine: !cli.no_confine,
     };
+    if cli.check_confinement {
+        return picorun::cli::check_confinement();
+    }
     picorun::cli::run(&cli.command, &options)
 }

@@ -12,6 +12,7 @@
 )]
 
 pub mod clock;
+pub mod confine;
 pub mod exec;
 pub mod exitless;
 pub mod faultaddr;
