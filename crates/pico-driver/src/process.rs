@@ -266,8 +266,25 @@ impl Process {
     /// Takes over a mask the guest set with a fast rt_sigprocmask, and has
     /// the host thread block the same (see [`Signals::set_blocked`]).
     fn adopt_fast_mask(&mut self) {
-        if let Some(mask) = self.task.vcpu.fast_blocked() {
-            self.task.signals.set_blocked(mask);
+        let Some(mask) = self.task.vcpu.fast_blocked() else {
+            return;
+        };
+        let t = &mut self.task;
+        let newly_blocked = mask & !t.signals.blocked;
+        t.signals.set_blocked(mask);
+        if newly_blocked != 0 {
+            // A routed signal caught while only the guest blocked it waits
+            // in the driver's queue; put it back in the host kernel, where
+            // blocked signals wait (signalfd reads them there).
+            for (signo, info) in hostsig::take() {
+                t.signals.enqueue(signo, info);
+            }
+            let routed = (1..=64u32)
+                .filter(|&s| hostsig::routed(s))
+                .fold(0u64, |m, s| m | crate::signal::bit(s));
+            while let Some(p) = t.signals.take_from(newly_blocked & routed) {
+                crate::sys::signal::requeue_on_host(t, &p);
+            }
         }
     }
 
