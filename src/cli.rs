@@ -24,6 +24,10 @@ pub struct Options {
     /// Confine the host process once the guest is set up (see
     /// `pico_driver::confine`).
     pub confine: bool,
+    /// `--root`: the guest's `/` (see `pico_driver::rootfs`).
+    pub root: Option<std::path::PathBuf>,
+    /// `--ro` and `--rw` binds.
+    pub binds: Vec<pico_driver::rootfs::Bind>,
 }
 
 fn fail(code: u8, message: impl std::fmt::Display) -> ExitCode {
@@ -37,13 +41,20 @@ pub fn run(command: &[OsString], options: &Options) -> ExitCode {
     let Some(program_arg) = command.first() else {
         return fail(EXIT_NOT_FOUND, "no program given");
     };
-    let Some(program) = resolve(program_arg, std::env::var_os("PATH").as_deref()) else {
+    let program = match &options.root {
+        Some(root) => match resolve_in_root(program_arg, root, options) {
+            Ok(p) => Some(p),
+            Err(code) => return code,
+        },
+        None => resolve(program_arg, std::env::var_os("PATH").as_deref()),
+    };
+    let Some(program) = program else {
         return fail(
             EXIT_NOT_FOUND,
             format_args!("{}: not found", program_arg.to_string_lossy()),
         );
     };
-    if program.exists() && !program.is_dir() && !executable(&program) {
+    if options.root.is_none() && program.exists() && !program.is_dir() && !executable(&program) {
         return fail(
             EXIT_CANNOT_EXECUTE,
             format_args!("{}: Permission denied", program.display()),
@@ -64,6 +75,8 @@ pub fn run(command: &[OsString], options: &Options) -> ExitCode {
         stats: options.stats,
         take_over_descriptors: true,
         exitless: options.exitless,
+        root: options.root.clone(),
+        binds: options.binds.clone(),
     };
     pico_vm::set_fast_syscalls(!options.exit_every_syscall);
     let mut process = match Process::new(&config) {
@@ -72,7 +85,7 @@ pub fn run(command: &[OsString], options: &Options) -> ExitCode {
             return fail(EXIT_NOT_FOUND, format_args!("{}: not found", p.display()))
         }
         Err(e @ ExecError::NotExecutable(..)) => return fail(EXIT_CANNOT_EXECUTE, e),
-        Err(e @ ExecError::Vm(_)) => return fail(EXIT_PICORUN_FAILED, e),
+        Err(e @ (ExecError::Vm(_) | ExecError::Policy(_))) => return fail(EXIT_PICORUN_FAILED, e),
     };
     if options.confine {
         if let Err(e) = pico_driver::confine::confine() {
@@ -95,6 +108,52 @@ pub fn run(command: &[OsString], options: &Options) -> ExitCode {
     match outcome {
         Outcome::Exited(code) => ExitCode::from(code as u8),
         Outcome::Signaled(signo) => pico_driver::host::die_by_signal(signo),
+    }
+}
+
+/// The program under `--root`: a path with a slash as the guest names it,
+/// else looked up in PATH inside the root, as the guest's execvp would.
+/// Errors are the exit status: 127 not found, 126 not executable, 125 a
+/// root that cannot be set up.
+fn resolve_in_root(
+    program: &std::ffi::OsStr,
+    root: &std::path::Path,
+    options: &Options,
+) -> Result<std::path::PathBuf, ExitCode> {
+    use std::os::unix::ffi::OsStrExt;
+    use std::path::PathBuf;
+    let ns = pico_driver::rootfs::Namespace::new(root, &options.binds)
+        .map_err(|e| fail(EXIT_PICORUN_FAILED, e))?;
+    let check = |p: &std::path::Path| pico_driver::rootfs::check_executable(&ns, p);
+    let candidate = if program.as_bytes().contains(&b'/') {
+        PathBuf::from(program)
+    } else {
+        let path =
+            std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+        let found = std::env::split_paths(&path)
+            .filter(|d| !d.as_os_str().is_empty())
+            .map(|d| d.join(program))
+            .find(|c| check(c).is_ok());
+        match found {
+            Some(c) => c,
+            None => {
+                return Err(fail(
+                    EXIT_NOT_FOUND,
+                    format_args!("{}: not found", program.to_string_lossy()),
+                ))
+            }
+        }
+    };
+    match check(&candidate) {
+        Ok(()) => Ok(candidate),
+        Err(pico_abi::Errno::ENOENT) => Err(fail(
+            EXIT_NOT_FOUND,
+            format_args!("{}: not found", candidate.display()),
+        )),
+        Err(e) => Err(fail(
+            EXIT_CANNOT_EXECUTE,
+            format_args!("{}: {}", candidate.display(), e.description()),
+        )),
     }
 }
 

@@ -37,6 +37,20 @@ struct Cli {
     /// refusal; exit status 0 if all were refused.
     #[arg(long, exclusive = true)]
     check_confinement: bool,
+    /// Make DIR the program's `/`: every path it uses is resolved inside
+    /// DIR (`..` and symlinks cannot leave it); `/proc` and `/dev` are
+    /// picorun's. The program and its interpreters are looked up in DIR.
+    /// Inherited descriptors other than 0, 1 and 2 are closed.
+    #[arg(long, value_name = "DIR")]
+    root: Option<std::path::PathBuf>,
+    /// With --root: expose the host directory HOST at GUEST (or PATH at the
+    /// same path), read-only (writes fail with EROFS). Repeatable.
+    #[arg(long, value_name = "HOST:GUEST|PATH", requires = "root")]
+    ro: Vec<OsString>,
+    /// With --root: expose the host directory HOST at GUEST (or PATH at the
+    /// same path), writable. Repeatable.
+    #[arg(long, value_name = "HOST:GUEST|PATH", requires = "root")]
+    rw: Vec<OsString>,
     /// The program (looked up in PATH when it has no slash) and its arguments.
     #[arg(
         required_unless_present = "check_confinement",
@@ -59,6 +73,17 @@ fn main() -> ExitCode {
         exitless: cli.exitless,
         exit_every_syscall: cli.exit_every_syscall,
         confine: !cli.no_confine,
+        root: cli.root,
+        binds: cli
+            .ro
+            .iter()
+            .map(|s| pico_driver::rootfs::Bind::parse(s, false))
+            .chain(
+                cli.rw
+                    .iter()
+                    .map(|s| pico_driver::rootfs::Bind::parse(s, true)),
+            )
+            .collect(),
     };
     if cli.check_confinement {
         return picorun::cli::check_confinement();

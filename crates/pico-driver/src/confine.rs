@@ -155,6 +155,9 @@ pub const ALLOWED: &[(&str, &[i64])] = &[
             libc::SYS_chdir,
             libc::SYS_fchdir,
             libc::SYS_readlinkat,
+            // --root: the resolver opens each final name beneath its
+            // directory (RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS).
+            libc::SYS_openat2,
             libc::SYS_readlink,
             libc::SYS_faccessat2,
             libc::SYS_mkdirat,

@@ -143,6 +143,7 @@ const PASSTHROUGH: &[i64] = &[
     libc::SYS_ioctl,
     libc::SYS_faccessat2,
     libc::SYS_readlinkat,
+    libc::SYS_openat2,
     libc::SYS_getcwd,
     libc::SYS_chdir,
     libc::SYS_fchdir,

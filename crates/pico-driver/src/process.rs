@@ -47,6 +47,11 @@ pub struct Config {
     /// guest and served by a host thread, without a VM exit (see
     /// `exitless.rs`). Costs a spinning host thread per busy guest thread.
     pub exitless: bool,
+    /// `--root`: this host directory is the guest's `/` (see
+    /// [`crate::rootfs`]); `None` shows the guest the host's filesystem.
+    pub root: Option<PathBuf>,
+    /// `--ro`/`--rw`: host directories bound into the root (only with `root`).
+    pub binds: Vec<crate::rootfs::Bind>,
 }
 
 /// Why the run loop stopped.
@@ -72,6 +77,16 @@ impl Process {
         } else {
             FdTable::with_stdio()
         };
+        if let Some(root) = &config.root {
+            crate::rootfs::install(root, &config.binds).map_err(ExecError::Policy)?;
+            // An inherited descriptor could be a directory outside the
+            // root: under --root the guest keeps only 0, 1 and 2.
+            if config.take_over_descriptors {
+                fds.close_range(3, usize::MAX, false);
+            }
+        } else if !config.binds.is_empty() {
+            return Err(ExecError::Policy("--ro and --rw need --root".into()));
+        }
         // The guest inherits picorun's dispositions (ignored signals stay
         // ignored, as across exec) before picorun changes any.
         let signals = Signals::inherit();
