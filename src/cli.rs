@@ -88,12 +88,10 @@ pub fn run(command: &[OsString], options: &Options) -> ExitCode {
         Err(e @ (ExecError::Vm(_) | ExecError::Policy(_))) => return fail(EXIT_PICORUN_FAILED, e),
     };
     if options.confine {
-        if let Err(e) = pico_driver::confine::confine() {
+        if let Err(e) = confine(options) {
             return fail(
                 EXIT_PICORUN_FAILED,
-                format_args!(
-                    "cannot confine the host process (seccomp): {e}; --no-confine runs without"
-                ),
+                format_args!("{e}; --no-confine runs without"),
             );
         }
     }
@@ -157,16 +155,37 @@ fn resolve_in_root(
     }
 }
 
-/// `picorun --check-confinement`: confines this process, then tries each
-/// dangerous host syscall and prints whether it was refused.
-pub fn check_confinement() -> ExitCode {
-    if let Err(e) = pico_driver::confine::confine() {
-        return fail(
-            EXIT_PICORUN_FAILED,
-            format_args!("cannot confine the host process (seccomp): {e}"),
-        );
+/// Confines the host process: Landlock to the guest's files under
+/// `--root` (where the kernel has it), then the seccomp allow-list.
+fn confine(options: &Options) -> Result<(), String> {
+    if let Some(root) = &options.root {
+        let status = pico_driver::confine::confine_filesystem(root, &options.binds)
+            .map_err(|e| format!("cannot confine the host process (Landlock): {e}"))?;
+        log::debug!("Landlock: {status}");
+    }
+    pico_driver::confine::confine()
+        .map_err(|e| format!("cannot confine the host process (seccomp): {e}"))
+}
+
+/// `picorun --check-confinement [--root DIR]`: confines this process as for
+/// a run, then tries each dangerous host syscall (and, with `--root`, to
+/// open a host file outside DIR) and prints whether it was refused.
+pub fn check_confinement(options: &Options) -> ExitCode {
+    if let Err(e) = confine(options) {
+        return fail(EXIT_PICORUN_FAILED, e);
     }
     let mut all_refused = true;
+    if options.root.is_some() {
+        let outside = std::path::Path::new("/etc/passwd");
+        let refused = pico_driver::confine::can_open(outside) == Err(libc::EACCES);
+        all_refused &= refused;
+        let verdict = if refused {
+            "refused (EACCES)"
+        } else {
+            "NOT refused"
+        };
+        println!("{:<18} {verdict}", "open /etc/passwd");
+    }
     for (name, errno) in pico_driver::confine::probe_denied() {
         let refused = errno == libc::EPERM;
         all_refused &= refused;

@@ -35,7 +35,7 @@ struct Cli {
     /// Confine this process as for a run, try a list of dangerous host
     /// syscalls (ptrace, mount, bpf, kexec_load, ...) and report each
     /// refusal; exit status 0 if all were refused.
-    #[arg(long, exclusive = true)]
+    #[arg(long)]
     check_confinement: bool,
     /// Make DIR the program's `/`: every path it uses is resolved inside
     /// DIR (`..` and symlinks cannot leave it); `/proc` and `/dev` are
@@ -86,7 +86,7 @@ fn main() -> ExitCode {
             .collect(),
     };
     if cli.check_confinement {
-        return picorun::cli::check_confinement();
+        return picorun::cli::check_confinement(&options);
     }
     picorun::cli::run(&cli.command, &options)
 }

@@ -144,3 +144,24 @@ fn check_confinement_refuses_dangerous_host_syscalls() {
         assert!(line.contains("refused (EPERM)"), "{line}");
     }
 }
+
+/// With `--root`, Landlock also keeps picorun's own file access inside the
+/// guest's files: a host file outside the root cannot be opened even by the
+/// driver (the same open works unconfined: it is /etc/passwd).
+#[test]
+fn check_confinement_with_a_root_refuses_host_files() {
+    assert!(std::fs::File::open("/etc/passwd").is_ok());
+    let root = TempDir::new("cli-landlock");
+    let mut cmd = command(picorun());
+    cmd.arg("--check-confinement")
+        .arg("--root")
+        .arg(root.path());
+    let out = run(&mut cmd, b"", TIMEOUT).expect("picorun runs");
+    assert_eq!(out.code(), Some(0), "{out}");
+    assert!(
+        out.stdout_str()
+            .lines()
+            .any(|l| l.starts_with("open /etc/passwd") && l.contains("refused (EACCES)")),
+        "{out}"
+    );
+}

@@ -312,6 +312,64 @@ pub fn confine() -> Result<(), String> {
     seccompiler::apply_filter_all_threads(&allow).map_err(|e| e.to_string())
 }
 
+/// Host paths picorun itself opens after set-up: `/dev/kvm` for the new
+/// VM of a forked child or an exec, the devices `--root` exposes as the
+/// guest's `/dev`, and `/proc` (the guest's descriptors by
+/// `/proc/self/fd/N`, vfork's pagemap).
+const HOST_DEVICES: &[&str] = &[
+    "/dev/kvm",
+    "/dev/null",
+    "/dev/zero",
+    "/dev/full",
+    "/dev/random",
+    "/dev/urandom",
+    "/dev/tty",
+];
+
+/// With `--root`: Landlock limits this host process's own file access to
+/// the guest's root (everything), read-only binds (read, execute), writable
+/// binds (everything), [`HOST_DEVICES`] (read, write) and `/proc` (read),
+/// so that a path the driver failed to keep inside the root still cannot
+/// reach the host's files. Applies to the calling thread and the threads
+/// and processes it creates later (the guest's), not to helper threads
+/// that already run (the clock updater, which opens nothing). Returns
+/// whether the kernel enforced it fully, partly or not at all.
+pub fn confine_filesystem(
+    root: &std::path::Path,
+    binds: &[crate::rootfs::Bind],
+) -> Result<String, String> {
+    use landlock::{
+        path_beneath_rules, Access, AccessFs, Ruleset, RulesetAttr, RulesetCreatedAttr, ABI,
+    };
+    let abi = ABI::V3;
+    let all = AccessFs::from_all(abi);
+    let read = AccessFs::from_read(abi);
+    let (rw, ro): (Vec<_>, Vec<_>) = binds.iter().partition(|b| b.writable);
+    let status = Ruleset::default()
+        .handle_access(all)
+        .and_then(|r| r.create())
+        .and_then(|r| r.add_rules(path_beneath_rules([root], all)))
+        .and_then(|r| r.add_rules(path_beneath_rules(rw.iter().map(|b| &b.host), all)))
+        .and_then(|r| r.add_rules(path_beneath_rules(ro.iter().map(|b| &b.host), read)))
+        .and_then(|r| {
+            r.add_rules(path_beneath_rules(
+                HOST_DEVICES,
+                AccessFs::ReadFile | AccessFs::WriteFile,
+            ))
+        })
+        .and_then(|r| r.add_rules(path_beneath_rules(["/proc"], read)))
+        .and_then(|r| r.restrict_self())
+        .map_err(|e| e.to_string())?;
+    Ok(format!("{:?}", status.ruleset))
+}
+
+/// Whether this process may open `path` for reading now.
+pub fn can_open(path: &std::path::Path) -> Result<(), i32> {
+    std::fs::File::open(path)
+        .map(drop)
+        .map_err(|e| e.raw_os_error().unwrap_or(0))
+}
+
 /// Dangerous host syscalls the confinement must refuse, for
 /// `picorun --check-confinement` and the tests.
 pub const DENIED_EXAMPLES: &[(&str, i64)] = &[
