@@ -35,6 +35,12 @@ pub fn build_guest(name: &str, flags: &[&str]) -> std::path::PathBuf {
     out
 }
 
+/// The `picorun` binary cargo built for this benchmark (the same profile).
+#[allow(dead_code)] // Each bench uses part of this module.
+pub fn picorun_exe() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_BIN_EXE_picorun"))
+}
+
 /// A pico process running `program`, ready for `run_for`.
 #[allow(dead_code)] // Each bench uses part of this module.
 pub fn start_guest(program: &Path) -> picorun::Process {

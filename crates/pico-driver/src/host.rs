@@ -558,16 +558,5 @@ pub fn invariant_tsc() -> bool {
 /// Spawns a helper thread with every host signal blocked, so signals meant
 /// for the guest reach the vCPU threads, never the helper.
 pub fn spawn_quiet(name: &str, body: impl FnOnce() + Send + 'static) -> std::io::Result<()> {
-    // SAFETY: local sigsets; the calling thread's mask is restored below.
-    let old = unsafe {
-        let mut all: libc::sigset_t = std::mem::zeroed();
-        let mut old: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut all);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &all, &mut old);
-        old
-    };
-    let spawned = std::thread::Builder::new().name(name.into()).spawn(body);
-    // SAFETY: restores the mask saved above.
-    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
-    spawned.map(drop)
+    pico_vm::spawn_quiet(name, body).map(drop)
 }

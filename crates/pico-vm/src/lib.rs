@@ -15,6 +15,7 @@ pub mod layout;
 pub mod memory;
 mod paging;
 pub mod rangemap;
+mod setup;
 mod trampoline;
 mod vcpu;
 pub mod vdso;
@@ -22,6 +23,7 @@ mod vm;
 
 pub use error::VmError;
 pub use memory::{Access, CstrError, Fault, FileMapping, MappedFile, Memory, Region};
+pub use setup::spawn_quiet;
 pub use vcpu::{EntryMode, ExceptionInfo, Exit, KickHandle, Vcpu};
 pub use vm::{CpuState, Features, Vm};
 

@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap, GuestRegionMmap, MmapRegion};
 
-use crate::layout::{PAGE_SIZE, WINDOW_SIZE};
+use crate::layout::{KERNEL_SIZE, PAGE_SIZE, WINDOW_SIZE};
 use crate::rangemap::RangeMap;
 
 /// Linux protection bits, as in `mmap(2)`.
@@ -88,7 +88,8 @@ pub struct Fault {
 /// Host memory behind the guest's user address space.
 pub struct Memory {
     base: *mut u8,
-    /// Host bytes reserved (window plus alignment slack).
+    /// Host bytes reserved (window, room for the kernel area, alignment
+    /// slack).
     reserved: usize,
     reserved_at: *mut u8,
     guest: GuestMemoryMmap,
@@ -122,10 +123,11 @@ fn check_mmap(ret: *mut libc::c_void, want: *mut u8) -> io::Result<()> {
 
 impl Memory {
     /// Reserves the window, aligned to 1 GiB so KVM can back the guest with
-    /// huge pages where the host has them.
+    /// huge pages where the host has them, and room right after it for the
+    /// kernel area (see [`Memory::kernel_room`]).
     pub fn new() -> io::Result<Memory> {
         const ALIGN: usize = 1 << 30;
-        let reserved = WINDOW_SIZE as usize + ALIGN;
+        let reserved = WINDOW_SIZE as usize + KERNEL_SIZE as usize + ALIGN;
         // SAFETY: a fresh anonymous PROT_NONE reservation; no existing memory
         // is affected.
         let at = unsafe {
@@ -169,6 +171,13 @@ impl Memory {
     /// Host address of guest address 0.
     pub fn host_base(&self) -> u64 {
         self.base as u64
+    }
+
+    /// The reserved `KERNEL_SIZE` bytes right after the window, where the
+    /// kernel area goes so that one memory slot can cover it and the top of
+    /// the window. Never unmapped by `Memory`: whoever maps there owns it.
+    pub(crate) fn kernel_room(&self) -> *mut u8 {
+        self.base.wrapping_add(WINDOW_SIZE as usize)
     }
 
     /// The guest's mappings.
@@ -483,10 +492,19 @@ pub enum CstrError {
 
 impl Drop for Memory {
     fn drop(&mut self) {
-        // SAFETY: the reservation was made in `new` and nothing refers to it
-        // any more (the VM that used it as a memory slot is dropped first).
+        // The reservation less the kernel room, which its owner unmaps.
+        let room = self.kernel_room();
+        let end = self.reserved_at.wrapping_add(self.reserved);
+        let after = room.wrapping_add(KERNEL_SIZE as usize);
+        // SAFETY: both ranges are parts of the reservation made in `new`, and
+        // nothing refers to them any more (the VM that used them as memory
+        // slots is dropped first).
         unsafe {
-            libc::munmap(self.reserved_at.cast(), self.reserved);
+            libc::munmap(
+                self.reserved_at.cast(),
+                room as usize - self.reserved_at as usize,
+            );
+            libc::munmap(after.cast(), end as usize - after as usize);
         }
     }
 }
