@@ -20,6 +20,7 @@ pub mod hostsig;
 pub mod mm;
 pub mod process;
 pub mod procfs;
+pub mod retire;
 pub mod shared;
 pub mod sigframe;
 pub mod signal;
