@@ -237,7 +237,8 @@ fn prepare_vcpu(
     kernel: Arc<KernelArea>,
     features: Features,
 ) -> Result<ReadyVcpu, VmError> {
-    let vcpu = Vcpu::new(fd, 0, cpuid, kernel, features, 0, 0)?;
+    let regs = crate::cpu::start_regs(0, 0);
+    let vcpu = Vcpu::new(fd, 0, cpuid, kernel, features, regs, [0, 0])?;
     let offset = vcpu.tsc_offset().ok();
     Ok((vcpu, offset))
 }

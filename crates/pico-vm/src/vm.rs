@@ -6,7 +6,7 @@ use std::io;
 use std::os::fd::BorrowedFd;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use kvm_bindings::{kvm_regs, kvm_userspace_memory_region, CpuId, KVM_MAX_CPUID_ENTRIES};
+use kvm_bindings::{kvm_userspace_memory_region, CpuId, KVM_MAX_CPUID_ENTRIES};
 use kvm_ioctls::{Cap, Kvm, VmFd};
 
 use crate::error::{kvm_open_error, VmError};
@@ -219,16 +219,26 @@ impl Vm {
 
     /// Creates vCPU `id`, ready to run ring-3 code at `rip` with stack `rsp`.
     pub fn create_vcpu(&self, id: u64, rip: u64, rsp: u64) -> Result<Vcpu, VmError> {
+        let start = CpuState {
+            regs: crate::cpu::start_regs(rip, rsp),
+            fs_base: 0,
+            gs_base: 0,
+            xsave: Vec::new(),
+        };
+        self.new_vcpu(id, &start)
+    }
+
+    /// vCPU `id` with `state`'s registers and segment bases (not its FPU
+    /// state): vCPU 0 as the set-up thread prepared it, if it did.
+    fn new_vcpu(&self, id: u64, state: &CpuState) -> Result<Vcpu, VmError> {
         self.finish_setup()?;
         if id == 0 {
             let prepared = self.prepared_vcpu().take();
             if let Some((mut vcpu, offset)) = prepared {
-                *vcpu.regs_mut() = kvm_regs {
-                    rip,
-                    rsp,
-                    rflags: crate::cpu::RFLAGS_FIXED,
-                    ..Default::default()
-                };
+                *vcpu.regs_mut() = state.regs;
+                if state.fs_base != 0 || state.gs_base != 0 {
+                    vcpu.set_segment_bases(state.fs_base, state.gs_base)?;
+                }
                 self.line_up_tsc(&vcpu, offset);
                 return Ok(vcpu);
             }
@@ -241,8 +251,8 @@ impl Vm {
             self.cpuid()?,
             self.kernel.clone(),
             self.features,
-            rip,
-            rsp,
+            state.regs,
+            [state.fs_base, state.gs_base],
         )?;
         self.line_up_tsc(&vcpu, vcpu.tsc_offset().ok());
         Ok(vcpu)
@@ -331,8 +341,8 @@ impl Vm {
 
     /// Creates vCPU `id` resuming the user state `state` (fork, threads).
     pub fn create_vcpu_from(&self, id: u64, state: &CpuState) -> Result<Vcpu, VmError> {
-        let mut vcpu = self.create_vcpu(id, state.regs.rip, state.regs.rsp)?;
-        self.reset_vcpu(&mut vcpu, state)?;
+        let mut vcpu = self.new_vcpu(id, state)?;
+        vcpu.set_xsave(&state.xsave)?;
         Ok(vcpu)
     }
 
