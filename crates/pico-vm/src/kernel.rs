@@ -25,9 +25,12 @@ impl KernelArea {
     /// Allocates the area in `memory`'s kernel room and fills in everything
     /// a vCPU needs. The area owns that room from now on.
     pub fn new(memory: &Memory) -> io::Result<Arc<KernelArea>> {
-        let room = memory.kernel_room();
+        let room = memory
+            .take_kernel_room()
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::EEXIST))?;
         // SAFETY: the room is `KERNEL_SIZE` reserved bytes that `Memory`
-        // never maps or unmaps itself; this replaces the reservation there.
+        // handed out once and no longer maps or unmaps; this replaces the
+        // reservation there.
         let host = unsafe {
             libc::mmap(
                 room.cast(),

@@ -17,6 +17,7 @@ use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap, GuestRegionMmap, MmapRegion};
@@ -92,6 +93,8 @@ pub struct Memory {
     /// slack).
     reserved: usize,
     reserved_at: *mut u8,
+    /// Whether the kernel room was handed out (its taker unmaps it).
+    kernel_room_taken: AtomicBool,
     guest: GuestMemoryMmap,
     regions: RangeMap<Region>,
 }
@@ -124,7 +127,7 @@ fn check_mmap(ret: *mut libc::c_void, want: *mut u8) -> io::Result<()> {
 impl Memory {
     /// Reserves the window, aligned to 1 GiB so KVM can back the guest with
     /// huge pages where the host has them, and room right after it for the
-    /// kernel area (see [`Memory::kernel_room`]).
+    /// kernel area (see [`Memory::take_kernel_room`]).
     pub fn new() -> io::Result<Memory> {
         const ALIGN: usize = 1 << 30;
         let reserved = WINDOW_SIZE as usize + KERNEL_SIZE as usize + ALIGN;
@@ -163,6 +166,7 @@ impl Memory {
             base,
             reserved,
             reserved_at: at as *mut u8,
+            kernel_room_taken: AtomicBool::new(false),
             guest,
             regions: RangeMap::new(),
         })
@@ -175,8 +179,13 @@ impl Memory {
 
     /// The reserved `KERNEL_SIZE` bytes right after the window, where the
     /// kernel area goes so that one memory slot can cover it and the top of
-    /// the window. Never unmapped by `Memory`: whoever maps there owns it.
-    pub(crate) fn kernel_room(&self) -> *mut u8 {
+    /// the window; once only. From then on the taker owns (and unmaps) it.
+    pub(crate) fn take_kernel_room(&self) -> Option<*mut u8> {
+        let taken = self.kernel_room_taken.swap(true, Ordering::AcqRel);
+        (!taken).then(|| self.kernel_room())
+    }
+
+    fn kernel_room(&self) -> *mut u8 {
         self.base.wrapping_add(WINDOW_SIZE as usize)
     }
 
@@ -492,7 +501,13 @@ pub enum CstrError {
 
 impl Drop for Memory {
     fn drop(&mut self) {
-        // The reservation less the kernel room, which its owner unmaps.
+        if !*self.kernel_room_taken.get_mut() {
+            // SAFETY: the reservation was made in `new` and nothing refers
+            // to it any more.
+            unsafe { libc::munmap(self.reserved_at.cast(), self.reserved) };
+            return;
+        }
+        // The reservation less the kernel room, which its taker unmaps.
         let room = self.kernel_room();
         let end = self.reserved_at.wrapping_add(self.reserved);
         let after = room.wrapping_add(KERNEL_SIZE as usize);
