@@ -96,9 +96,13 @@ impl Setup {
     }
 
     /// The CPUID table and vCPU 0: does what nobody has started, waits
-    /// for what the helper is doing. `None` if there was nothing to
-    /// prepare or it was taken already.
-    pub fn take(&mut self) -> Option<Result<Prepared, VmError>> {
+    /// for what the helper is doing, and runs `meanwhile` once the CPUID
+    /// table is there (while the helper may still be setting the vCPU up).
+    /// `None` if there was nothing to prepare or it was taken already.
+    pub fn take(
+        &mut self,
+        meanwhile: impl FnOnce() -> Result<(), VmError>,
+    ) -> Option<Result<Prepared, VmError>> {
         let shared = self.0.take()?;
         let cpuid = match shared.run_cpuid(true) {
             Some(cpuid) => cpuid,
@@ -108,6 +112,9 @@ impl Setup {
                 Err(e) => return Some(Err(e)),
             },
         };
+        if let Err(e) = meanwhile() {
+            return Some(Err(e));
+        }
         let vcpu = match shared.run_vcpu(true, Some(&cpuid)) {
             Some(Ok(ready)) => Some(ready),
             Some(Err(e)) => return Some(Err(e)),

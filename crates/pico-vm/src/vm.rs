@@ -79,11 +79,11 @@ pub struct Vm {
     /// Window chunks that have a memory slot, and their slot numbers
     /// (given out in order of first use: a program touches few chunks).
     chunks: BTreeMap<u64, u32>,
-    /// Chunks (and their slot numbers) whose slots wait until vCPU 0 is set
-    /// up: alongside the set-up thread's ioctls a slot registration takes
-    /// several times longer on a shadow-paging host (it waits out an SRCU
-    /// grace period). `None` once they are registered, as all later ones
-    /// are at once.
+    /// Chunks (and their slot numbers) whose slots wait until the set-up
+    /// thread has the CPUID table: while it is in KVM_GET_SUPPORTED_CPUID
+    /// (~0.3 ms of host `cpuid`s on PVM, not preemptible) a slot
+    /// registration, which waits out an SRCU grace period, takes that long.
+    /// `None` once they are registered, as all later ones are at once.
     deferred_slots: Mutex<Option<Vec<(u64, u32)>>>,
     /// Window GiBs that have a page directory.
     gibs: BTreeSet<u64>,
@@ -166,7 +166,14 @@ impl Vm {
     /// Finishes the set-up (see `setup.rs`), if not done yet, and registers
     /// the slots that waited for it.
     fn finish_setup(&self) -> Result<(), VmError> {
-        let prepared = self.setup.lock().unwrap_or_else(|p| p.into_inner()).take();
+        // The slots are registered once the helper is past
+        // KVM_GET_SUPPORTED_CPUID (alongside it they wait the longest),
+        // while it may still be setting vCPU 0 up.
+        let prepared = self
+            .setup
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take(|| self.register_deferred_slots());
         if let Some(prepared) = prepared {
             let prepared = prepared?;
             let _ = self.cpuid.set(prepared.cpuid);
