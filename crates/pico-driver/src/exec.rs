@@ -425,7 +425,18 @@ fn map_vdso(vm: &mut Vm) -> Option<u64> {
         .ok()
 }
 
-fn getrandom(buf: &mut [u8]) -> std::io::Result<()> {
-    use std::io::Read;
-    File::open("/dev/urandom")?.read_exact(buf)
+/// Fills `buf` from the host's getrandom(2): one call where reading
+/// /dev/urandom takes three.
+fn getrandom(buf: &mut [u8]) -> Result<(), Errno> {
+    use crate::host::{call, HostArg};
+    let len = buf.len() as u64;
+    let got = call(
+        libc::SYS_getrandom,
+        &[HostArg::Local(buf.as_mut_ptr()), len.into(), 0u64.into()],
+    )?;
+    if got == len {
+        Ok(())
+    } else {
+        Err(Errno::EIO)
+    }
 }

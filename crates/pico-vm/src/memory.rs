@@ -15,7 +15,6 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
-use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -65,11 +64,28 @@ pub struct MappedFile {
 }
 
 impl MappedFile {
-    fn of(fd: BorrowedFd<'_>) -> MappedFile {
+    /// What `fd` is. `last`, the file of the previous file mapping, is
+    /// reused if `fd` is the same file: a program's or a library's segments
+    /// are mapped one after another, and resolving the name each time costs
+    /// a /proc lookup (a second name of the same file, a hard link mapped
+    /// right after the first, shows the first name).
+    fn of(fd: BorrowedFd<'_>, last: Option<&Arc<MappedFile>>) -> Arc<MappedFile> {
+        // SAFETY: fstat fills in the local stat buffer for a descriptor the
+        // caller keeps open.
+        let (dev, ino) = unsafe {
+            let mut st: libc::stat = std::mem::zeroed();
+            if libc::fstat(fd.as_raw_fd(), &mut st) == 0 {
+                (st.st_dev, st.st_ino)
+            } else {
+                (0, 0)
+            }
+        };
+        if let Some(last) = last.filter(|l| ino != 0 && (l.dev, l.ino) == (dev, ino)) {
+            return last.clone();
+        }
         let link = format!("/proc/self/fd/{}", fd.as_raw_fd());
-        let (dev, ino) = std::fs::metadata(&link).map_or((0, 0), |m| (m.dev(), m.ino()));
         let path = std::fs::read_link(&link).unwrap_or_default();
-        MappedFile { dev, ino, path }
+        Arc::new(MappedFile { dev, ino, path })
     }
 }
 
@@ -95,6 +111,8 @@ pub struct Memory {
     reserved_at: *mut u8,
     /// Whether the kernel room was handed out (its taker unmaps it).
     kernel_room_taken: AtomicBool,
+    /// The file of the latest file mapping (see [`MappedFile::of`]).
+    last_file: Option<Arc<MappedFile>>,
     guest: GuestMemoryMmap,
     regions: RangeMap<Region>,
 }
@@ -167,6 +185,7 @@ impl Memory {
             reserved,
             reserved_at: at as *mut u8,
             kernel_room_taken: AtomicBool::new(false),
+            last_file: None,
             guest,
             regions: RangeMap::new(),
         })
@@ -250,9 +269,13 @@ impl Memory {
             )
         };
         check_mmap(ret, want)?;
-        let file = file.map(|(fd, offset)| FileMapping {
-            file: Arc::new(MappedFile::of(fd)),
-            origin: addr.wrapping_sub(offset),
+        let file = file.map(|(fd, offset)| {
+            let file = MappedFile::of(fd, self.last_file.as_ref());
+            self.last_file = Some(file.clone());
+            FileMapping {
+                file,
+                origin: addr.wrapping_sub(offset),
+            }
         });
         self.regions
             .insert(addr, addr + len, Region { prot, shared, file });
