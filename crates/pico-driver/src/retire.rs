@@ -101,7 +101,12 @@ fn serve(recv: OwnedFd) {
         let mut gone = ready[1..].iter();
         waiting.retain(|_| !gone.next().copied().unwrap_or(false));
         if ready[0] {
-            let mut fds = host::recv_fds(recv.as_fd()).unwrap_or_default();
+            let mut fds = match host::recv_fds(recv.as_fd()) {
+                Ok(fds) => fds,
+                Err(pico_abi::Errno::EINTR | pico_abi::Errno::EAGAIN) => continue,
+                // Not expected; the children's VMs are closed on the way out.
+                Err(_) => return,
+            };
             if fds.len() == 2 {
                 let pidfd = fds.pop();
                 let vm = fds.pop();

@@ -48,7 +48,8 @@ struct Jobs {
     /// `None` when KVM refused: the caller asks again and reports why.
     cpuid: Stage<(), Option<CpuId>>,
     vcpu: Stage<VcpuFd, Result<ReadyVcpu, VmError>>,
-    /// The VM went away: the helper stops waiting.
+    /// The creating thread has taken what there is, or dropped the set-up:
+    /// the helper stops waiting for a fd.
     abandoned: bool,
 }
 
@@ -104,6 +105,7 @@ impl Setup {
         meanwhile: impl FnOnce() -> Result<(), VmError>,
     ) -> Option<Result<Prepared, VmError>> {
         let shared = self.0.take()?;
+        shared.abandon();
         let cpuid = match shared.run_cpuid(true) {
             Some(cpuid) => cpuid,
             // Asked again for the error.
@@ -127,8 +129,7 @@ impl Setup {
 impl Drop for Setup {
     fn drop(&mut self) {
         if let Some(shared) = &self.0 {
-            shared.lock().abandoned = true;
-            shared.changed.notify_all();
+            shared.abandon();
         }
     }
 }
@@ -136,6 +137,11 @@ impl Drop for Setup {
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, Jobs> {
         self.jobs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn abandon(&self) {
+        self.lock().abandoned = true;
+        self.changed.notify_all();
     }
 
     fn wait<'a>(&self, jobs: MutexGuard<'a, Jobs>) -> MutexGuard<'a, Jobs> {
