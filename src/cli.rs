@@ -102,7 +102,7 @@ pub fn run(command: &[OsString], options: &Options) -> ExitCode {
     if let Some(table) = process.stats_table() {
         eprint!("{table}");
     }
-    process.release();
+    process.release_for_exit();
     match outcome {
         Outcome::Exited(code) => ExitCode::from(code as u8),
         Outcome::Signaled(signo) => pico_driver::host::die_by_signal(signo),

@@ -101,6 +101,8 @@ pub const ALLOWED: &[(&str, &[i64])] = &[
             libc::SYS_getpriority,
             libc::SYS_setpriority,
             libc::SYS_getcpu,
+            // The parent holds a forked child's pidfd to retire its VM.
+            libc::SYS_pidfd_open,
             libc::SYS_sysinfo,
             libc::SYS_uname,
         ],

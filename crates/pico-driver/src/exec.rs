@@ -467,23 +467,37 @@ fn load_elf(
 
 use crate::host::auxval as host_auxv;
 
-/// Maps the vvar page and the vDSO where a non-fixed mapping would go;
-/// returns the vDSO's address for `AT_SYSINFO_EHDR`. Without one the
-/// program's libc makes real syscalls, so a failure only costs speed.
+/// Maps the vvar page and the vDSO right above the stack, where Linux
+/// (before 6.11) puts them, else where a non-fixed mapping would go;
+/// returns the vDSO's address for `AT_SYSINFO_EHDR`. Above the stack they
+/// share the stack's memory slot, which saves registering another at
+/// start-up. Without a vDSO the program's libc makes real syscalls, so a
+/// failure only costs speed.
 fn map_vdso(vm: &mut Vm) -> Option<u64> {
     let len = pico_vm::vdso::mapping_len();
-    let at = vm.memory().regions().find_gap_below(
-        len,
-        MMAP_MIN,
-        MMAP_TOP,
-        pico_vm::layout::PAGE_SIZE,
-    )?;
+    let regions = vm.memory().regions();
+    let above_stack = (STACK_TOP + len <= pico_vm::layout::WINDOW_SIZE
+        && regions.is_free(STACK_TOP, STACK_TOP + len))
+    .then_some(STACK_TOP);
+    let at = above_stack
+        .or_else(|| regions.find_gap_below(len, MMAP_MIN, MMAP_TOP, pico_vm::layout::PAGE_SIZE))?;
     vm.map_vdso(at)
         .map_err(|e| log::debug!("no vDSO: {e}"))
         .ok()
 }
 
-fn getrandom(buf: &mut [u8]) -> std::io::Result<()> {
-    use std::io::Read;
-    File::open("/dev/urandom")?.read_exact(buf)
+/// Fills `buf` from the host's getrandom(2): one call where reading
+/// /dev/urandom takes three.
+fn getrandom(buf: &mut [u8]) -> Result<(), Errno> {
+    use crate::host::{call, HostArg};
+    let len = buf.len() as u64;
+    let got = call(
+        libc::SYS_getrandom,
+        &[HostArg::Local(buf.as_mut_ptr()), len.into(), 0u64.into()],
+    )?;
+    if got == len {
+        Ok(())
+    } else {
+        Err(Errno::EIO)
+    }
 }

@@ -22,6 +22,7 @@ pub mod hostsig;
 pub mod mm;
 pub mod process;
 pub mod procfs;
+pub mod retire;
 pub mod rootfs;
 pub mod shared;
 pub mod sigframe;

@@ -147,6 +147,19 @@ impl Process {
         drop(self);
     }
 
+    /// Like [`Process::release`], in a host process that exits right after
+    /// (the CLI). In a forked child, the parent takes the VM, to destroy
+    /// once this process is gone (see `crate::retire`), and what is left is
+    /// not torn down first: the host's exit does that anyway.
+    pub fn release_for_exit(self) {
+        hostsig::clear_kick();
+        if crate::retire::hand_over(&self.task.vm) {
+            std::mem::forget(self);
+        } else {
+            drop(self);
+        }
+    }
+
     /// Runs the guest to its end. If the main thread exits while other
     /// threads run, this thread waits: the last thread ends the process.
     pub fn run(&mut self) -> Result<Outcome, VmError> {

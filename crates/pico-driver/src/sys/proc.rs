@@ -85,6 +85,7 @@ fn fork(
     let child_fds = t.fds.deep_copy();
     let child_signals = t.signals.for_child();
     let mut mm = t.vm.write();
+    crate::retire::before_fork();
     match host::fork(exit_signal)? {
         Forked::Parent(pid) => {
             drop(mm);
@@ -98,6 +99,7 @@ fn fork(
             Ok(u64::from(pid))
         }
         Forked::Child => {
+            crate::retire::after_fork_in_child();
             let renewed = mm.vm.renew_after_fork();
             drop(mm);
             let pid = std::process::id();
@@ -245,8 +247,12 @@ fn exec_program(
     hostsig::set_kick(vcpu.kick_handle());
     // The old image's exitless server goes with it (it holds the old VM).
     t.server = None;
-    t.vcpu = vcpu;
-    t.vm = crate::shared::SharedVm::new(vm, loaded.layout);
+    // The old VM, its vCPU and the vCPUs its exited threads left are
+    // destroyed off the exec's path (see `crate::retire`).
+    let old_vcpu = std::mem::replace(&mut t.vcpu, vcpu);
+    let old_vm = std::mem::replace(&mut t.vm, crate::shared::SharedVm::new(vm, loaded.layout));
+    let old_threads = std::mem::take(&mut t.threads);
+    crate::retire::drop_in_background((old_vcpu, old_vm, old_threads));
     t.exe = std::fs::canonicalize(&loaded.exe).unwrap_or(loaded.exe);
     t.image = loaded.image;
     t.fds.close_on_exec();
