@@ -415,6 +415,9 @@ impl Memory {
     /// Copies guest memory at `addr` into `buf`.
     pub fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), Fault> {
         self.check(addr, buf.len() as u64, Access::Read)?;
+        if self.may_bus_error(addr, buf.len() as u64) {
+            return self.copy_by_kernel(addr, buf.as_mut_ptr(), buf.len(), false);
+        }
         self.guest
             .read_slice(buf, GuestAddress(addr))
             .map_err(|_| Fault { addr })
@@ -423,9 +426,64 @@ impl Memory {
     /// Copies `buf` into guest memory at `addr`.
     pub fn write(&self, addr: u64, buf: &[u8]) -> Result<(), Fault> {
         self.check(addr, buf.len() as u64, Access::Write)?;
+        if self.may_bus_error(addr, buf.len() as u64) {
+            return self.copy_by_kernel(addr, buf.as_ptr().cast_mut(), buf.len(), true);
+        }
         self.guest
             .write_slice(buf, GuestAddress(addr))
             .map_err(|_| Fault { addr })
+    }
+
+    /// Whether touching `[addr, addr+len)` from the host could raise SIGBUS
+    /// in picorun: file mappings (pages past the end of the file, also after
+    /// the file shrinks) and shared anonymous memory (pages past its size
+    /// after an mremap that grew it). The guest gets SIGBUS there; a copy
+    /// by the kernel gets EFAULT, as Linux's copy_from_user does.
+    fn may_bus_error(&self, addr: u64, len: u64) -> bool {
+        !self.regions.covered(addr, addr.saturating_add(len), |r| {
+            r.file.is_none() && !r.shared
+        })
+    }
+
+    /// Copies between `local` and the (checked) guest range at `addr` with
+    /// process_vm_readv/writev on picorun itself: the kernel does the copy,
+    /// so a page that cannot be faulted in is a short copy, never a signal.
+    fn copy_by_kernel(
+        &self,
+        addr: u64,
+        local: *mut u8,
+        len: usize,
+        to_guest: bool,
+    ) -> Result<(), Fault> {
+        let mut done = 0;
+        while done < len {
+            let local_iov = libc::iovec {
+                iov_base: local.wrapping_add(done).cast(),
+                iov_len: len - done,
+            };
+            let remote_iov = libc::iovec {
+                iov_base: self.host(addr + done as u64).cast(),
+                iov_len: len - done,
+            };
+            // SAFETY: `local` is valid for `len` bytes (a slice of the
+            // caller's); the remote range is inside the window, checked
+            // against the guest's mappings, and is only accessed by the
+            // kernel, which fails the copy rather than fault.
+            let n = unsafe {
+                if to_guest {
+                    libc::process_vm_writev(libc::getpid(), &local_iov, 1, &remote_iov, 1, 0)
+                } else {
+                    libc::process_vm_readv(libc::getpid(), &local_iov, 1, &remote_iov, 1, 0)
+                }
+            };
+            if n <= 0 {
+                return Err(Fault {
+                    addr: addr + done as u64,
+                });
+            }
+            done += n as usize;
+        }
+        Ok(())
     }
 
     /// Writes `buf` even where the guest may not write (the loader filling
@@ -437,6 +495,9 @@ impl Memory {
             .covered(addr, addr + buf.len() as u64, |r| r.prot & PROT_WRITE != 0)
         {
             return Err(Fault { addr });
+        }
+        if self.may_bus_error(addr, buf.len() as u64) {
+            return self.copy_by_kernel(addr, buf.as_ptr().cast_mut(), buf.len(), true);
         }
         self.guest
             .write_slice(buf, GuestAddress(addr))

@@ -302,8 +302,8 @@ pub static TABLE: &[Entry] = &[
     e(nr::SYSINFO, &[Ptr], Plain(info::sysinfo)),
     e(nr::GETRUSAGE, &[Int, Ptr], Plain(info::getrusage)),
     e(nr::GETRLIMIT, &[Rlimit, Ptr], Plain(info::getrlimit)),
-    e(nr::SETRLIMIT, &[Rlimit, Ptr], Plain(info::setrlimit)),
-    e(nr::PRLIMIT64, &[Int, Rlimit, Ptr, Ptr], Plain(info::prlimit64)),
+    partial(nr::SETRLIMIT, &[Rlimit, Ptr], Plain(info::setrlimit), "RLIMIT_AS, RLIMIT_DATA and RLIMIT_STACK are kept for the program and not enforced (on the host they would bind picorun itself)"),
+    partial(nr::PRLIMIT64, &[Int, Rlimit, Ptr, Ptr], Plain(info::prlimit64), "RLIMIT_AS, RLIMIT_DATA and RLIMIT_STACK of the caller itself are kept for the program and not enforced (on the host they would bind picorun itself)"),
     e(nr::GETRANDOM, &[OutBuf(1), Uint, GetrandomFlags], Plain(info::getrandom)),
     // more syscalls
     e(nr::GETPRIORITY, &[Int, Int], Plain(sched::getpriority)),
