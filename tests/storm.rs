@@ -31,4 +31,8 @@ fn storm_regressions() {
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
+    assert!(
+        text.contains("after dropping root: fork ok, status 7") || text.contains("(not root)"),
+        "{text}"
+    );
 }
