@@ -15,18 +15,20 @@ use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-/// Storm processes run side by side, and their iterations: over 1,000,000
-/// syscalls in all (each iteration is one random syscall; set-up, clean-up
-/// and the forks add their own on top). One runs with `--exitless`.
-const RUNS: &[(u64, u64, &[&str])] = &[
-    (1, 125_000, &[]),
-    (2, 125_000, &[]),
-    (3, 125_000, &[]),
-    (4, 125_000, &[]),
-    (5, 125_000, &[]),
-    (6, 125_000, &[]),
-    (7, 125_000, &[]),
-    (8, 125_000, &["--exitless"]),
+/// Storm processes run side by side: seed, iterations, picorun options,
+/// storm options. Over 1,000,000 syscalls in all (each iteration is one
+/// random syscall; set-up, clean-up and the forks add their own on top).
+/// One runs with `--exitless`; one with a second thread that keeps
+/// remapping the arena under the syscalls ("churn").
+const RUNS: &[(u64, u64, &[&str], &[&str])] = &[
+    (1, 125_000, &[], &[]),
+    (2, 125_000, &[], &[]),
+    (3, 125_000, &[], &[]),
+    (4, 125_000, &[], &[]),
+    (5, 125_000, &[], &[]),
+    (6, 125_000, &[], &[]),
+    (7, 125_000, &[], &["churn"]),
+    (8, 125_000, &["--exitless"], &[]),
 ];
 
 /// Seeds for the native sanity runs (and their checksum twins under picorun).
@@ -201,9 +203,15 @@ impl Drop for Reaper {
 /// Runs one storm under picorun with the handshake: the storm stops after
 /// setting up and after its final clean-up, and picorun's footprint is
 /// taken at both points.
-fn storm_under_picorun(seed: u64, iterations: u64, options: &[&str], dir: &Path) -> StormRun {
+fn storm_under_picorun(
+    seed: u64,
+    iterations: u64,
+    options: &[&str],
+    storm_options: &[&str],
+    dir: &Path,
+) -> StormRun {
     use std::os::unix::process::CommandExt;
-    let label = format!("storm {seed} {iterations} {options:?}");
+    let label = format!("storm {seed} {iterations} {options:?} {storm_options:?}");
     let mut cmd = command(picorun());
     cmd.args(options)
         .arg("--")
@@ -211,6 +219,7 @@ fn storm_under_picorun(seed: u64, iterations: u64, options: &[&str], dir: &Path)
         .arg(seed.to_string())
         .arg(iterations.to_string())
         .arg("handshake")
+        .args(storm_options)
         .current_dir(dir)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -294,8 +303,10 @@ fn picorun_survives_the_storm() {
         let handles: Vec<_> = RUNS
             .iter()
             .zip(&dirs)
-            .map(|(&(seed, iterations, options), dir)| {
-                scope.spawn(move || storm_under_picorun(seed, iterations, options, dir.path()))
+            .map(|(&(seed, iterations, options, storm_options), dir)| {
+                scope.spawn(move || {
+                    storm_under_picorun(seed, iterations, options, storm_options, dir.path())
+                })
             })
             .collect();
         handles
@@ -405,6 +416,8 @@ fn storm_regressions() {
         "child sent SIGSEGV: exited 0",
         "RLIMIT_AS: fork ok, child status 0",
         "getrlimit(RLIMIT_STACK) = as set",
+        "RLIMIT_NOFILE 12: last descriptor 11, then Too many open files",
+        "RLIMIT_NOFILE: fork ok, child status 0",
         "setrlimit(RLIMIT_FSIZE, 100) = 0; fork ok, child status 0",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");

@@ -6,7 +6,8 @@ use libfuzzer_sys::fuzz_target;
 use pico_abi::{flags, signal, sysno, Errno};
 
 fuzz_target!(|data: &[u8]| {
-    for chunk in data.chunks(8) {
+    // 32 values an input: longer ones only slow the fuzzer down.
+    for chunk in data.chunks(8).take(32) {
         let mut w = [0u8; 8];
         w[..chunk.len()].copy_from_slice(chunk);
         let v = u64::from_le_bytes(w);

@@ -28,21 +28,33 @@ pub fn getrusage(t: &mut Task, a: &Args) -> SysResult {
 }
 
 /// The limits a pico process keeps for itself rather than give to the
-/// host: RLIMIT_DATA, RLIMIT_STACK and RLIMIT_AS. On the host they would
-/// bind picorun (its 1 TiB window, its heap, its threads' stacks), not the
-/// program: a guest lowering RLIMIT_AS made picorun's next allocation
-/// abort. They are checked and reported like Linux's, not enforced.
-const GUEST_KEPT: [u32; 3] = [2, 3, 9];
+/// host: RLIMIT_DATA, RLIMIT_STACK, RLIMIT_NOFILE and RLIMIT_AS. On the
+/// host they would bind picorun (its 1 TiB window, its heap, its threads'
+/// stacks, its own descriptors for the VM and vCPUs), not the program: a
+/// guest lowering RLIMIT_AS made picorun's next allocation abort, and one
+/// lowering RLIMIT_NOFILE made its children fail to create their VM. They
+/// are checked and reported like Linux's; RLIMIT_NOFILE is enforced on the
+/// program's descriptor numbers ([`kept_nofile`]), the others are not
+/// enforced.
+const GUEST_KEPT: [u32; 4] = [2, 3, 7, 9];
+const NOFILE_SLOT: usize = 2;
+
+type Kept = [[u64; 2]; GUEST_KEPT.len()];
 
 /// The kept limits `[cur, max]` in `GUEST_KEPT` order, taken from the host
 /// (what picorun inherited) at first use. Per host process, as rlimits are
 /// per process: a forked child has its copy, and exec keeps them.
-static KEPT: std::sync::Mutex<Option<[[u64; 2]; 3]>> = std::sync::Mutex::new(None);
+static KEPT: std::sync::Mutex<Option<Kept>> = std::sync::Mutex::new(None);
 
-fn kept_limits() -> std::sync::MutexGuard<'static, Option<[[u64; 2]; 3]>> {
+/// The program's RLIMIT_NOFILE (soft): the bound on its descriptor numbers.
+pub fn kept_nofile() -> u64 {
+    kept_limits().map_or(1024, |limits| limits[NOFILE_SLOT][0])
+}
+
+fn kept_limits() -> std::sync::MutexGuard<'static, Option<Kept>> {
     let mut kept = KEPT.lock().unwrap_or_else(|p| p.into_inner());
     if kept.is_none() {
-        let mut limits = [[u64::MAX; 2]; 3];
+        let mut limits = [[u64::MAX; 2]; GUEST_KEPT.len()];
         for (limit, &resource) in limits.iter_mut().zip(&GUEST_KEPT) {
             let mut rl = libc::rlimit {
                 rlim_cur: libc::RLIM_INFINITY,

@@ -302,8 +302,8 @@ pub static TABLE: &[Entry] = &[
     e(nr::SYSINFO, &[Ptr], Plain(info::sysinfo)),
     e(nr::GETRUSAGE, &[Int, Ptr], Plain(info::getrusage)),
     e(nr::GETRLIMIT, &[Rlimit, Ptr], Plain(info::getrlimit)),
-    partial(nr::SETRLIMIT, &[Rlimit, Ptr], Plain(info::setrlimit), "RLIMIT_AS, RLIMIT_DATA and RLIMIT_STACK are kept for the program and not enforced (on the host they would bind picorun itself)"),
-    partial(nr::PRLIMIT64, &[Int, Rlimit, Ptr, Ptr], Plain(info::prlimit64), "RLIMIT_AS, RLIMIT_DATA and RLIMIT_STACK of the caller itself are kept for the program and not enforced (on the host they would bind picorun itself)"),
+    partial(nr::SETRLIMIT, &[Rlimit, Ptr], Plain(info::setrlimit), "RLIMIT_AS, RLIMIT_DATA, RLIMIT_STACK and RLIMIT_NOFILE are kept for the program (on the host they would bind picorun itself); RLIMIT_NOFILE is enforced on its descriptors, the others are not"),
+    partial(nr::PRLIMIT64, &[Int, Rlimit, Ptr, Ptr], Plain(info::prlimit64), "RLIMIT_AS, RLIMIT_DATA, RLIMIT_STACK and RLIMIT_NOFILE of the caller itself are kept for the program (on the host they would bind picorun itself); RLIMIT_NOFILE is enforced on its descriptors, the others are not"),
     e(nr::GETRANDOM, &[OutBuf(1), Uint, GetrandomFlags], Plain(info::getrandom)),
     // more syscalls
     e(nr::GETPRIORITY, &[Int, Int], Plain(sched::getpriority)),
