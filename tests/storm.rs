@@ -419,6 +419,7 @@ fn storm_regressions() {
         "RLIMIT_NOFILE 12: last descriptor 11, then Too many open files",
         "RLIMIT_NOFILE: fork ok, child status 0",
         "setrlimit(RLIMIT_FSIZE, 100) = 0; fork ok, child status 0",
+        "exit with a robust list at the top: status 3",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
