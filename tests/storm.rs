@@ -420,6 +420,7 @@ fn storm_regressions() {
         "RLIMIT_NOFILE: fork ok, child status 0",
         "setrlimit(RLIMIT_FSIZE, 100) = 0; fork ok, child status 0",
         "exit with a robust list at the top: status 3",
+        "child using MADV_DONTFORK memory: status 0",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }

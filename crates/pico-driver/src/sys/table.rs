@@ -228,7 +228,7 @@ pub static TABLE: &[Entry] = &[
     partial(nr::MPROTECT, &[Hex, Uint, Prot], Plain(mm::mprotect), "PROT_EXEC is not enforced separately from read (static guest page tables)"),
     addr(partial(nr::MREMAP, &[Hex, Uint, Uint, MremapFlags, Hex], Plain(mm::mremap), "MREMAP_DONTUNMAP is EINVAL")),
     e(nr::MSYNC, &[Hex, Uint, Hex], Plain(mm::msync)),
-    e(nr::MADVISE, &[Hex, Uint, Madvise], Plain(mm::madvise)),
+    partial(nr::MADVISE, &[Hex, Uint, Madvise], Plain(mm::madvise), "MADV_DONTFORK is accepted but not applied (a forked child keeps a copy); advice picorun does not know is EINVAL"),
     // time
     e(nr::CLOCK_GETTIME, &[ClockId, Ptr], Plain(time::clock_gettime)),
     e(nr::CLOCK_GETRES, &[ClockId, Ptr], Plain(time::clock_getres)),
