@@ -81,7 +81,11 @@ fn raw_enosys() {
     let out = run("raw_enosys", &[]);
     let text = out.stdout_str();
     assert!(text.ends_with("still running\n"), "{text}");
-    assert_eq!(text.matches(" -> ENOSYS\n").count(), 7, "{text}");
+    assert_eq!(text.matches(" -> ENOSYS\n").count(), 8, "{text}");
+    assert!(
+        text.contains("getpid with high bits: getpid\nwrite with high bits\n"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -5,16 +5,21 @@
 //! dispositions and masks. The catcher only stores words and a byte, which
 //! is async-signal-safe.
 //!
-//! Not caught: SIGKILL and SIGSTOP (cannot be), the synchronous fault
+//! Not routed: SIGKILL and SIGSTOP (cannot be), the synchronous fault
 //! signals (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP: guest faults arrive as
-//! VM exits, and a host one means picorun itself crashed) and SIGPIPE (host
-//! writes return EPIPE and the driver raises the guest's SIGPIPE). The two
+//! VM exits, and a host one from the CPU means picorun itself crashed) and
+//! SIGPIPE (host writes return EPIPE and the driver raises the guest's
+//! SIGPIPE). A fault signal that was *sent* (kill, tgkill, sigqueue: a
+//! si_code of 0 or below), say by the guest to its own process group or by
+//! another process, is the guest's all the same: [`catch`] installs a
+//! catcher that routes those and leaves genuine faults to what handled them
+//! before (Rust's stack-overflow report, or the default action). The two
 //! real-time signals libc reserves (32, 33: a guest libc's thread
 //! cancellation and set*id broadcast) are caught too, installed with a raw
 //! rt_sigaction since picorun's own libc refuses them; picorun uses neither.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use crate::sigframe::SIGINFO_SIZE;
 
@@ -82,10 +87,87 @@ extern "C" {
     fn pico_host_restorer();
 }
 
+/// The fault signals whose sent instances are routed (see the module docs).
+fn is_fault(signo: u32) -> bool {
+    matches!(signo, 4 | 5 | 7 | 8 | 11)
+}
+
+/// Per fault signal: whether the fault catcher is installed, and the
+/// handler and flags it replaced.
+static FAULT_CAUGHT: [AtomicBool; 12] = [const { AtomicBool::new(false) }; 12];
+static FAULT_PREVIOUS: [AtomicUsize; 12] = [const { AtomicUsize::new(0) }; 12];
+static FAULT_PREVIOUS_FLAGS: [AtomicUsize; 12] = [const { AtomicUsize::new(0) }; 12];
+
+extern "C" fn fault_catcher(
+    signo: libc::c_int,
+    info: *mut libc::siginfo_t,
+    ctx: *mut libc::c_void,
+) {
+    let code = if info.is_null() {
+        1
+    } else {
+        // SAFETY: the kernel passes a valid siginfo_t to an SA_SIGINFO
+        // handler; only its code is read.
+        unsafe { (*info).si_code }
+    };
+    if code <= 0 {
+        // Sent, not raised by the CPU: the guest's signal.
+        catcher(signo, info, ctx);
+        return;
+    }
+    let n = usize::try_from(signo).unwrap_or(0).min(11);
+    let previous = FAULT_PREVIOUS[n].load(Ordering::Relaxed);
+    let siginfo = FAULT_PREVIOUS_FLAGS[n].load(Ordering::Relaxed) & libc::SA_SIGINFO as usize != 0;
+    if previous > libc::SIG_IGN && siginfo {
+        // SAFETY: `previous` is the SA_SIGINFO handler this one replaced
+        // (Rust's runtime's); it is called as the kernel would have.
+        unsafe {
+            let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
+                std::mem::transmute(previous);
+            f(signo, info, ctx);
+        }
+        return;
+    }
+    // SAFETY: restores the default action (sigaction is async-signal-safe);
+    // returning re-runs the faulting instruction, which then kills picorun
+    // with this signal, as without the catcher.
+    unsafe {
+        let mut dfl: libc::sigaction = std::mem::zeroed();
+        dfl.sa_sigaction = libc::SIG_DFL;
+        libc::sigaction(signo, &dfl, std::ptr::null_mut());
+    }
+}
+
+/// Installs [`fault_catcher`] for fault signal `signo`, once.
+fn catch_sent_fault(signo: u32) {
+    let n = signo as usize;
+    if FAULT_CAUGHT[n].swap(true, Ordering::AcqRel) {
+        return;
+    }
+    // SAFETY: queries and replaces the disposition with local, initialised
+    // structs; the catcher only stores atomics, or chains to the handler it
+    // replaced, or restores the default.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(signo as i32, std::ptr::null(), &mut old);
+        FAULT_PREVIOUS[n].store(old.sa_sigaction, Ordering::Relaxed);
+        FAULT_PREVIOUS_FLAGS[n].store(old.sa_flags as usize, Ordering::Relaxed);
+        let mut new: libc::sigaction = std::mem::zeroed();
+        new.sa_sigaction = fault_catcher as *const () as usize;
+        new.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
+        libc::sigfillset(&mut new.sa_mask);
+        libc::sigaction(signo as i32, &new, std::ptr::null_mut());
+    }
+}
+
 /// Routes `signo` to the guest: installs the catcher (no SA_RESTART, so
 /// blocking host calls return EINTR and the driver decides), every signal
-/// blocked while it runs.
+/// blocked while it runs. For a fault signal, only its sent instances.
 pub fn catch(signo: u32) {
+    if is_fault(signo) {
+        catch_sent_fault(signo);
+        return;
+    }
     if !routed(signo) {
         return;
     }

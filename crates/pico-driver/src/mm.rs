@@ -295,7 +295,7 @@ pub fn madvise(vm: &mut Vm, addr: u64, len: u64, advice: u64) -> Result<u64, Err
         3,  // MADV_WILLNEED
         4,  // MADV_DONTNEED
         8,  // MADV_FREE
-        10, // MADV_DONTFORK
+        10, // MADV_DONTFORK (checked, not applied: see below)
         11, // MADV_DOFORK
         12, // MADV_MERGEABLE
         13, // MADV_UNMERGEABLE
@@ -316,6 +316,14 @@ pub fn madvise(vm: &mut Vm, addr: u64, len: u64, advice: u64) -> Result<u64, Err
     let end = addr.checked_add(len).ok_or(Errno::EINVAL)?;
     if end > WINDOW_SIZE || !vm.memory().regions().covered(addr, end, |_| true) {
         return Err(Errno::ENOMEM);
+    }
+    // MADV_DONTFORK and MADV_DOFORK are accepted but not given to the host:
+    // there a forked child (a host fork) would lose the host mapping while
+    // its guest still has the region, so picorun's own copies from it
+    // crashed the child, and the window got a hole another host mapping
+    // could fall into. A child keeps a copy instead.
+    if advice == 10 || advice == 11 {
+        return Ok(0);
     }
     vm.advise(addr, len, advice as i32).map_err(io_errno)?;
     Ok(0)

@@ -382,7 +382,10 @@ impl Process {
     fn syscall(&mut self) -> Result<Option<Stop>, VmError> {
         let t = &mut self.task;
         let r = t.vcpu.regs();
-        let nr = r.rax;
+        // Linux takes the number from eax (`movslq %eax`): the upper half of
+        // rax is ignored, and a negative int is no syscall.
+        let raw_nr = r.rax;
+        let nr = u64::from(raw_nr as u32);
         let args = Args([r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9]);
         let entry = table::lookup(nr);
         if t.tracer.trace && is_exit(nr) {
@@ -416,7 +419,7 @@ impl Process {
         if value == Err(Errno::EINTR) && restarts(t, nr, &args) {
             // Re-execute the `syscall` instruction once the signal is dealt
             // with (no handler ran, or it has SA_RESTART).
-            t.vcpu.finish_syscall(nr)?;
+            t.vcpu.finish_syscall(raw_nr)?;
             let r = t.vcpu.regs_mut();
             r.rip = r.rip.wrapping_sub(2);
             return Ok(None);

@@ -173,10 +173,11 @@ fn release_robust_list(t: &Task) {
     if t.robust_list == 0 {
         return;
     }
+    // The head is any address the guest gave set_robust_list.
     let (Ok(first), Ok(offset), Ok(pending)) = (
         t.read_u64(t.robust_list),
-        t.read_u64(t.robust_list + 8),
-        t.read_u64(t.robust_list + 16),
+        t.read_u64(t.robust_list.wrapping_add(8)),
+        t.read_u64(t.robust_list.wrapping_add(16)),
     ) else {
         return;
     };

@@ -107,9 +107,40 @@ pub fn emit_for(tracer: &Tracer, line: &str) {
     }
 }
 
+/// Guest memory as the tracer reads it, to show strings and buffers:
+/// a [`Task`]'s, or anything else (the fuzz target's fake memory).
+pub trait GuestMemory {
+    /// The NUL-terminated string at `addr`, at most `max` bytes.
+    fn cstr(&self, addr: u64, max: usize) -> Option<Vec<u8>>;
+    /// Fills `buf` from `addr`, all or nothing.
+    fn bytes(&self, addr: u64, buf: &mut [u8]) -> bool;
+}
+
+impl GuestMemory for Task {
+    fn cstr(&self, addr: u64, max: usize) -> Option<Vec<u8>> {
+        self.vm.memory().read_cstr(addr, max).ok()
+    }
+
+    fn bytes(&self, addr: u64, buf: &mut [u8]) -> bool {
+        self.read_bytes(addr, buf).is_ok()
+    }
+}
+
 /// `name(args) = result` for one finished syscall.
 pub fn line(
     task: &Task,
+    nr: u64,
+    entry: Option<&Entry>,
+    args: &Args,
+    result: Option<Result<u64, Errno>>,
+) -> String {
+    format_call(task, nr, entry, args, result)
+}
+
+/// [`line`] over any [`GuestMemory`]. Whatever the arguments and the
+/// memory hold, it returns a line and never panics.
+pub fn format_call(
+    task: &dyn GuestMemory,
     nr: u64,
     entry: Option<&Entry>,
     args: &Args,
@@ -156,7 +187,7 @@ pub fn line(
 }
 
 fn arg(
-    task: &Task,
+    task: &dyn GuestMemory,
     kind: Arg,
     args: &Args,
     i: usize,
@@ -219,18 +250,18 @@ fn ptr(v: u64) -> String {
 }
 
 /// A C string argument, quoted and escaped like strace.
-fn string(task: &Task, addr: u64, max: usize) -> String {
-    match task.vm.memory().read_cstr(addr, max) {
-        Ok(bytes) => quote(&bytes, false),
-        Err(_) => ptr(addr),
+fn string(task: &dyn GuestMemory, addr: u64, max: usize) -> String {
+    match task.cstr(addr, max) {
+        Some(bytes) => quote(&bytes, false),
+        None => ptr(addr),
     }
 }
 
 /// A data buffer: the first 32 bytes, quoted, with "..." when longer.
-fn data(task: &Task, addr: u64, len: u64) -> String {
+fn data(task: &dyn GuestMemory, addr: u64, len: u64) -> String {
     const SHOWN: u64 = 32;
     let mut buf = vec![0u8; len.min(SHOWN) as usize];
-    if task.read_bytes(addr, &mut buf).is_err() {
+    if !task.bytes(addr, &mut buf) {
         return ptr(addr);
     }
     quote(&buf, len > SHOWN)

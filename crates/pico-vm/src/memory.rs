@@ -456,6 +456,9 @@ impl Memory {
     /// Copies guest memory at `addr` into `buf`.
     pub fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), Fault> {
         self.check(addr, buf.len() as u64, Access::Read)?;
+        if self.may_bus_error(addr, buf.len() as u64) {
+            return self.copy_by_kernel(addr, buf.as_mut_ptr(), buf.len(), false);
+        }
         self.guest
             .read_slice(buf, GuestAddress(addr))
             .map_err(|_| Fault { addr })
@@ -464,9 +467,68 @@ impl Memory {
     /// Copies `buf` into guest memory at `addr`.
     pub fn write(&self, addr: u64, buf: &[u8]) -> Result<(), Fault> {
         self.check(addr, buf.len() as u64, Access::Write)?;
+        if self.may_bus_error(addr, buf.len() as u64) {
+            return self.copy_by_kernel(addr, buf.as_ptr().cast_mut(), buf.len(), true);
+        }
         self.guest
             .write_slice(buf, GuestAddress(addr))
             .map_err(|_| Fault { addr })
+    }
+
+    /// Whether touching `[addr, addr+len)` from the host could raise SIGBUS
+    /// in picorun: file mappings (pages past the end of the file, also after
+    /// the file shrinks) and shared anonymous memory (pages past its size
+    /// after an mremap that grew it). The guest gets SIGBUS there; a copy
+    /// by the kernel gets EFAULT, as Linux's copy_from_user does.
+    fn may_bus_error(&self, addr: u64, len: u64) -> bool {
+        !self.regions.covered(addr, addr.saturating_add(len), |r| {
+            r.file.is_none() && !r.shared
+        })
+    }
+
+    /// Copies between `local` and the (checked) guest range at `addr`
+    /// through a pipe of this thread's: the kernel does both copies, so a
+    /// guest page that cannot be faulted in makes a short copy or EFAULT,
+    /// never a signal. (A pipe rather than process_vm_readv/writev on
+    /// picorun itself: those stay outside the host's seccomp allow-list.)
+    fn copy_by_kernel(
+        &self,
+        addr: u64,
+        local: *mut u8,
+        len: usize,
+        to_guest: bool,
+    ) -> Result<(), Fault> {
+        let fault = |done: usize| Fault {
+            addr: addr + done as u64,
+        };
+        let (read_end, write_end) = copy_pipe().ok_or(Fault { addr })?;
+        let mut done = 0;
+        while done < len {
+            let chunk = (len - done).min(COPY_PIPE_CHUNK);
+            let guest = self.host(addr + done as u64);
+            let here = local.wrapping_add(done);
+            let (from, to) = if to_guest {
+                (here, guest)
+            } else {
+                (guest, here)
+            };
+            // SAFETY: `local` is valid for `len` bytes (the caller's slice);
+            // the guest range is inside the window and checked against the
+            // guest's mappings. Both are touched only by the kernel, which
+            // fails a copy it cannot complete instead of faulting.
+            let put = unsafe { libc::write(write_end, from.cast(), chunk) };
+            if put <= 0 {
+                return Err(fault(done));
+            }
+            // SAFETY: as above; `put` bytes are waiting in the pipe.
+            let got = unsafe { libc::read(read_end, to.cast(), put as usize) };
+            if got != put {
+                drain(read_end);
+                return Err(fault(done + got.max(0) as usize));
+            }
+            done += put as usize;
+        }
+        Ok(())
     }
 
     /// Writes `buf` even where the guest may not write (the loader filling
@@ -478,6 +540,9 @@ impl Memory {
             .covered(addr, addr + buf.len() as u64, |r| r.prot & PROT_WRITE != 0)
         {
             return Err(Fault { addr });
+        }
+        if self.may_bus_error(addr, buf.len() as u64) {
+            return self.copy_by_kernel(addr, buf.as_ptr().cast_mut(), buf.len(), true);
         }
         self.guest
             .write_slice(buf, GuestAddress(addr))
@@ -671,4 +736,52 @@ mod tests {
             Err(CstrError::Fault(_))
         ));
     }
+}
+
+/// The most one pass of [`Memory::copy_by_kernel`] puts in its pipe (a
+/// pipe's default capacity, so a write never blocks).
+const COPY_PIPE_CHUNK: usize = 64 << 10;
+
+/// A thread's copy pipe; its ends close when the thread ends.
+struct CopyPipe {
+    /// The process it belongs to (a forked child inherits the value but
+    /// must not share the pipe).
+    pid: u32,
+    read: std::os::fd::OwnedFd,
+    write: std::os::fd::OwnedFd,
+}
+
+thread_local! {
+    static COPY_PIPE: std::cell::RefCell<Option<CopyPipe>> = const { std::cell::RefCell::new(None) };
+}
+
+/// This thread's copy pipe (read end, write end), made on first use.
+fn copy_pipe() -> Option<(i32, i32)> {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let pid = std::process::id();
+    COPY_PIPE.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if let Some(p) = slot.as_ref().filter(|p| p.pid == pid) {
+            return Some((p.read.as_raw_fd(), p.write.as_raw_fd()));
+        }
+        // A forked child's inherited ends are closed here.
+        *slot = None;
+        let mut ends = [0i32; 2];
+        // SAFETY: pipe2 writes two descriptors into the local array.
+        if unsafe { libc::pipe2(ends.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } != 0 {
+            return None;
+        }
+        // SAFETY: both descriptors were just made and are owned by nothing else.
+        let (read, write) =
+            unsafe { (OwnedFd::from_raw_fd(ends[0]), OwnedFd::from_raw_fd(ends[1])) };
+        *slot = Some(CopyPipe { pid, read, write });
+        Some((ends[0], ends[1]))
+    })
+}
+
+/// Empties the copy pipe after a copy out of it failed half-way.
+fn drain(read_end: i32) {
+    let mut scratch = [0u8; 4096];
+    // SAFETY: reads into a local buffer; the pipe is non-blocking.
+    while unsafe { libc::read(read_end, scratch.as_mut_ptr().cast(), scratch.len()) } > 0 {}
 }

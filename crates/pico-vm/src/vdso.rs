@@ -64,6 +64,53 @@ unsafe impl Send for Vvar {}
 // SAFETY: as above.
 unsafe impl Sync for Vvar {}
 
+/// Sets the size of memfd `fd`, whatever RLIMIT_FSIZE the guest chose: it
+/// binds the guest's files, not picorun's own page (a forked child rebuilds
+/// its vvar page under the limit its guest set, and failed with EFBIG).
+/// The limit is lifted for the call and put back; the callers run before
+/// the guest has other threads (start-up, exec, a forked child).
+fn size_memfd(fd: libc::c_int, len: u64) -> io::Result<()> {
+    let mut old = libc::rlimit {
+        rlim_cur: libc::RLIM_INFINITY,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: getrlimit writes the local struct only.
+    unsafe { libc::getrlimit(libc::RLIMIT_FSIZE, &mut old) };
+    let lifted = old.rlim_cur < len;
+    if lifted {
+        // Without CAP_SYS_RESOURCE only the soft limit can go up (to the
+        // hard one); either way exceeding the limit is never attempted,
+        // since that would send picorun (so the guest) SIGXFSZ.
+        let up = libc::rlimit {
+            rlim_cur: libc::RLIM_INFINITY,
+            rlim_max: libc::RLIM_INFINITY,
+        };
+        let soft = libc::rlimit {
+            rlim_cur: old.rlim_max,
+            rlim_max: old.rlim_max,
+        };
+        // SAFETY: setrlimit reads the local structs only.
+        let raised = unsafe {
+            libc::setrlimit(libc::RLIMIT_FSIZE, &up) == 0
+                || (old.rlim_max >= len && libc::setrlimit(libc::RLIMIT_FSIZE, &soft) == 0)
+        };
+        if !raised {
+            return Err(io::Error::from_raw_os_error(libc::EFBIG));
+        }
+    }
+    // SAFETY: `fd` is a valid memfd owned by the caller.
+    let ret = unsafe { libc::ftruncate(fd, len as libc::off_t) };
+    let err = io::Error::last_os_error();
+    if lifted {
+        // SAFETY: as above; lowering back is always allowed.
+        unsafe { libc::setrlimit(libc::RLIMIT_FSIZE, &old) };
+    }
+    if ret != 0 {
+        return Err(err);
+    }
+    Ok(())
+}
+
 impl Vvar {
     /// A zeroed page (not ready: the guest makes syscalls until published).
     pub fn new() -> io::Result<Vvar> {
@@ -74,10 +121,7 @@ impl Vvar {
         }
         // SAFETY: `raw` is a descriptor memfd_create just returned to us.
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-        // SAFETY: `fd` is a valid memfd owned above.
-        if unsafe { libc::ftruncate(raw, PAGE_SIZE as libc::off_t) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
+        size_memfd(raw, PAGE_SIZE)?;
         // SAFETY: a fresh shared mapping of the memfd; nothing else is affected.
         let host = unsafe {
             libc::mmap(

@@ -121,11 +121,41 @@ const TSC_SKEW_LIMIT: i64 = 1_000_000;
 const KERNEL_SLOT: u32 = 0;
 const TOP_CHUNK: u64 = WINDOW_SIZE / SLOT_CHUNK - 1;
 
+/// `/dev/kvm`, opened once per picorun and kept: a forked child (a host
+/// fork, with the descriptor) or an exec makes its VM from it whatever its
+/// credentials have become. A guest that dropped root and then forked
+/// could not open the root-only device again, so its fork failed.
+fn open_kvm() -> Result<Kvm, VmError> {
+    static DEVICE: OnceLock<std::os::fd::OwnedFd> = OnceLock::new();
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let device = match DEVICE.get() {
+        Some(device) => device,
+        None => {
+            let raw = Kvm::open_with_cloexec(true).map_err(kvm_open_error)?;
+            // SAFETY: `raw` was just opened and is owned by nobody else.
+            let _ = DEVICE.set(unsafe { OwnedFd::from_raw_fd(raw) });
+            DEVICE
+                .get()
+                .ok_or_else(|| VmError::Unsupported("/dev/kvm".into()))?
+        }
+    };
+    // SAFETY: F_DUPFD_CLOEXEC of a descriptor this process owns; the result
+    // is checked and then owned by the returned Kvm alone.
+    let dup = unsafe { libc::fcntl(device.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) };
+    if dup < 0 {
+        return Err(VmError::kvm("F_DUPFD_CLOEXEC of /dev/kvm")(
+            kvm_ioctls::Error::last(),
+        ));
+    }
+    // SAFETY: `dup` is a fresh descriptor of /dev/kvm owned by nobody else.
+    Ok(unsafe { Kvm::from_raw_fd(dup) })
+}
+
 impl Vm {
     /// A new VM with no user memory. Its vCPU 0 is prepared on a helper
     /// thread meanwhile (see `setup.rs`): [`Vm::create_vcpu`] takes it.
     pub fn new() -> Result<Vm, VmError> {
-        let kvm = Arc::new(Kvm::new().map_err(kvm_open_error)?);
+        let kvm = Arc::new(open_kvm()?);
         if !kvm.check_extension(Cap::UserMemory) {
             return Err(VmError::Unsupported("user memory slots".into()));
         }

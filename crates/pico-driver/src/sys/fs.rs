@@ -243,27 +243,13 @@ fn at_flags(t: &Task, raw: u64, path: &CStr, flags: u64) -> Result<At, Errno> {
     at(t, raw, path, flags & AT_SYMLINK_NOFOLLOW == 0)
 }
 
-/// The guest's descriptor limit (RLIMIT_NOFILE, shared with the host process).
+/// The guest's descriptor limit: its RLIMIT_NOFILE, which picorun keeps
+/// for it (see `info::kept_nofile`) so that picorun's own descriptors do
+/// not count against it.
 pub fn fd_limit() -> usize {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    let ok = host::call(
-        libc::SYS_prlimit64,
-        &[
-            0u64.into(),
-            (libc::RLIMIT_NOFILE as u64).into(),
-            0u64.into(),
-            HostArg::Local((&mut lim as *mut libc::rlimit).cast()),
-        ],
-    );
-    match ok {
-        Ok(_) => usize::try_from(lim.rlim_cur)
-            .unwrap_or(usize::MAX)
-            .min(1 << 20),
-        Err(_) => 1024,
-    }
+    usize::try_from(super::info::kept_nofile())
+        .unwrap_or(usize::MAX)
+        .min(1 << 20)
 }
 
 /// Puts a new host descriptor in the guest's table at the lowest free

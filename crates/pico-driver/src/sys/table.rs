@@ -228,7 +228,7 @@ pub static TABLE: &[Entry] = &[
     partial(nr::MPROTECT, &[Hex, Uint, Prot], Plain(mm::mprotect), "PROT_EXEC is not enforced separately from read (static guest page tables)"),
     addr(partial(nr::MREMAP, &[Hex, Uint, Uint, MremapFlags, Hex], Plain(mm::mremap), "MREMAP_DONTUNMAP is EINVAL")),
     e(nr::MSYNC, &[Hex, Uint, Hex], Plain(mm::msync)),
-    e(nr::MADVISE, &[Hex, Uint, Madvise], Plain(mm::madvise)),
+    partial(nr::MADVISE, &[Hex, Uint, Madvise], Plain(mm::madvise), "MADV_DONTFORK is accepted but not applied (a forked child keeps a copy); advice picorun does not know is EINVAL"),
     // time
     e(nr::CLOCK_GETTIME, &[ClockId, Ptr], Plain(time::clock_gettime)),
     e(nr::CLOCK_GETRES, &[ClockId, Ptr], Plain(time::clock_getres)),
@@ -302,8 +302,8 @@ pub static TABLE: &[Entry] = &[
     e(nr::SYSINFO, &[Ptr], Plain(info::sysinfo)),
     e(nr::GETRUSAGE, &[Int, Ptr], Plain(info::getrusage)),
     e(nr::GETRLIMIT, &[Rlimit, Ptr], Plain(info::getrlimit)),
-    e(nr::SETRLIMIT, &[Rlimit, Ptr], Plain(info::setrlimit)),
-    e(nr::PRLIMIT64, &[Int, Rlimit, Ptr, Ptr], Plain(info::prlimit64)),
+    partial(nr::SETRLIMIT, &[Rlimit, Ptr], Plain(info::setrlimit), "RLIMIT_AS, RLIMIT_DATA, RLIMIT_STACK and RLIMIT_NOFILE are kept for the program (on the host they would bind picorun itself); RLIMIT_NOFILE is enforced on its descriptors, the others are not"),
+    partial(nr::PRLIMIT64, &[Int, Rlimit, Ptr, Ptr], Plain(info::prlimit64), "RLIMIT_AS, RLIMIT_DATA, RLIMIT_STACK and RLIMIT_NOFILE of the caller itself are kept for the program (on the host they would bind picorun itself); RLIMIT_NOFILE is enforced on its descriptors, the others are not"),
     e(nr::GETRANDOM, &[OutBuf(1), Uint, GetrandomFlags], Plain(info::getrandom)),
     // more syscalls
     e(nr::GETPRIORITY, &[Int, Int], Plain(sched::getpriority)),
