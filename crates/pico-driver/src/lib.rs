@@ -19,6 +19,7 @@ pub mod fd;
 pub mod host;
 pub mod hostsig;
 pub mod mm;
+pub mod policy;
 pub mod process;
 pub mod procfs;
 pub mod shared;
