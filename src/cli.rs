@@ -1,5 +1,11 @@
 //! What the `picorun` command does, separate from argument parsing so it
 //! can be tested: resolve the program, run it, report like a shell would.
+//!
+//! Without a policy the program *is* the picorun process (the fastest
+//! start, and the terminal, process group and descriptors are simply
+//! its own). With one, picorun runs it through the library's
+//! [`Command`](crate::Command) — a supervised tree, killed whole at the
+//! end — and says on stderr when a limit ended the run.
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -14,6 +20,11 @@ pub const EXIT_PICORUN_FAILED: u8 = 125;
 pub const EXIT_CANNOT_EXECUTE: u8 = 126;
 /// Exit status when the program does not exist.
 pub const EXIT_NOT_FOUND: u8 = 127;
+/// Exit status when the wall-time limit killed the program's tree (as
+/// `timeout(1)`).
+pub const EXIT_WALL_TIME: u8 = 124;
+/// Exit status when the CPU-time limit killed the program.
+pub const EXIT_CPU_TIME: u8 = 123;
 
 #[derive(Clone, Debug, Default)]
 pub struct Options {
@@ -21,6 +32,7 @@ pub struct Options {
     pub stats: bool,
     pub exitless: bool,
     pub exit_every_syscall: bool,
+    pub policy: crate::Policy,
 }
 
 fn fail(code: u8, message: impl std::fmt::Display) -> ExitCode {
@@ -31,6 +43,9 @@ fn fail(code: u8, message: impl std::fmt::Display) -> ExitCode {
 /// Runs `command` (program and arguments) and returns its exit status; if
 /// the program is killed by a signal, picorun dies by the same signal.
 pub fn run(command: &[OsString], options: &Options) -> ExitCode {
+    if !options.policy.is_unrestricted() {
+        return run_sandboxed(command, options);
+    }
     let Some(program_arg) = command.first() else {
         return fail(EXIT_NOT_FOUND, "no program given");
     };
@@ -82,5 +97,128 @@ pub fn run(command: &[OsString], options: &Options) -> ExitCode {
     match outcome {
         Outcome::Exited(code) => ExitCode::from(code as u8),
         Outcome::Signaled(signo) => pico_driver::host::die_by_signal(signo),
+    }
+}
+
+/// Runs `command` under `options.policy` through the library: a
+/// supervised tree. The status is the program's, or 124 / 123 with a
+/// line on stderr when the wall-time / CPU-time limit ended it.
+fn run_sandboxed(command: &[OsString], options: &Options) -> ExitCode {
+    let Some((program, args)) = command.split_first() else {
+        return fail(EXIT_NOT_FOUND, "no program given");
+    };
+    let status = crate::Command::new(program)
+        .args(args)
+        .policy(options.policy.clone())
+        .trace(options.trace)
+        .stats(options.stats)
+        .exitless(options.exitless)
+        .fast_syscalls(!options.exit_every_syscall)
+        .status();
+    let status = match status {
+        Ok(status) => status,
+        Err(e) => {
+            use crate::report::FailKind;
+            let kind = e
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<crate::command::SpawnFailure>())
+                .map(|failure| failure.kind);
+            let code = match kind {
+                Some(FailKind::NotFound) => EXIT_NOT_FOUND,
+                Some(FailKind::NotExecutable) => EXIT_CANNOT_EXECUTE,
+                _ => EXIT_PICORUN_FAILED,
+            };
+            return fail(code, e);
+        }
+    };
+    let policy = &options.policy;
+    match status.limit() {
+        Some(crate::Limit::WallTime) => {
+            let secs = policy.wall_time.unwrap_or_default().as_secs_f64();
+            return fail(
+                EXIT_WALL_TIME,
+                format_args!(
+                    "wall-time limit ({secs} s) exceeded: the program and its children were killed"
+                ),
+            );
+        }
+        Some(crate::Limit::CpuTime) => {
+            let secs = policy.driver.cpu_time.unwrap_or_default();
+            let how = pico_abi::flags::signal_name(status.signal().unwrap_or(0) as u64);
+            return fail(
+                EXIT_CPU_TIME,
+                format_args!("CPU-time limit ({secs} s) exceeded: the program was killed by {how}"),
+            );
+        }
+        _ => {}
+    }
+    match (status.code(), status.signal()) {
+        (Some(code), _) => ExitCode::from(code as u8),
+        (None, Some(signo)) => pico_driver::host::die_by_signal(signo),
+        (None, None) => ExitCode::from(EXIT_PICORUN_FAILED),
+    }
+}
+
+/// `--mem-limit`: bytes, with an optional K, M or G (powers of 1024).
+pub fn parse_bytes(s: &str) -> Result<u64, String> {
+    let (digits, shift) = match s.as_bytes().last() {
+        Some(b'k' | b'K') => (&s[..s.len() - 1], 10),
+        Some(b'm' | b'M') => (&s[..s.len() - 1], 20),
+        Some(b'g' | b'G') => (&s[..s.len() - 1], 30),
+        _ => (s, 0),
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(1 << shift))
+        .ok_or_else(|| format!("`{s}` is not a byte count (like 67108864, 65536K, 64M, 1G)"))
+}
+
+/// `--wall-time`: seconds, decimals allowed.
+pub fn parse_seconds(s: &str) -> Result<std::time::Duration, String> {
+    s.parse::<f64>()
+        .ok()
+        .filter(|secs| secs.is_finite() && *secs > 0.0)
+        .and_then(|secs| std::time::Duration::try_from_secs_f64(secs).ok())
+        .ok_or_else(|| format!("`{s}` is not a positive number of seconds"))
+}
+
+/// `--deny-syscall`: a syscall name x86-64 Linux has.
+pub fn parse_syscall(s: &str) -> Result<String, String> {
+    match pico_abi::sysno::number(s) {
+        Some(_) => Ok(s.to_owned()),
+        None => Err(format!("no x86-64 syscall is called `{s}`")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_counts() {
+        assert_eq!(parse_bytes("4096"), Ok(4096));
+        assert_eq!(parse_bytes("64M"), Ok(64 << 20));
+        assert_eq!(parse_bytes("2g"), Ok(2 << 30));
+        assert_eq!(parse_bytes("8k"), Ok(8 << 10));
+        assert!(
+            parse_bytes("").is_err() && parse_bytes("M").is_err() && parse_bytes("-1").is_err()
+        );
+        assert!(parse_bytes("99999999999999999999G").is_err());
+    }
+
+    #[test]
+    fn seconds_and_syscalls() {
+        assert_eq!(
+            parse_seconds("1.5"),
+            Ok(std::time::Duration::from_millis(1500))
+        );
+        assert!(
+            parse_seconds("0").is_err()
+                && parse_seconds("inf").is_err()
+                && parse_seconds("x").is_err()
+        );
+        assert_eq!(parse_syscall("mkdir"), Ok("mkdir".into()));
+        assert!(parse_syscall("mkdri").is_err());
     }
 }
