@@ -2,9 +2,10 @@
 //! the pico process tree, forked by [`Command::spawn`](crate::Command::spawn).
 //! It runs no guest code and starts no thread. It
 //!
-//! - puts the tree in a process group of its own (a guest's `kill 0`
-//!   cannot reach the embedding program), handing it the terminal when the
-//!   embedding program had it;
+//! - puts the tree in a process group of its own, which the supervisor
+//!   itself leaves again (a guest's `kill 0` reaches neither it nor the
+//!   embedding program), handing it the terminal when the embedding
+//!   program had it;
 //! - is a child subreaper, so every process of the tree stays its
 //!   descendant, even one whose parent died, and can be found and killed;
 //! - forks the pico process and tells the embedding program that it
@@ -97,6 +98,10 @@ fn supervise(plan: &Plan, report: &OwnedFd, lifeline: OwnedFd) -> std::io::Resul
         None => guest::run(plan, status_write),
         Some(pid) => pid,
     };
+    // Back to the embedding program's group: the tree's group is the
+    // tree's alone (a guest's `kill -9 0` cannot end the supervisor), and
+    // the program, not its leader, may call setsid().
+    os::setpgid(0, outer_group)?;
     drop(status_write);
     // The stdio descriptors and whatever else was inherited are the pico
     // process's now: holding them would keep pipes from reaching EOF.

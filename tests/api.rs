@@ -264,7 +264,8 @@ fn cpu_time_kills_with_sigxcpu() {
 }
 
 /// A guest signalling its process group (`kill 0`) reaches its own tree,
-/// not the embedding program (this test would die).
+/// not the embedding program (this test would die), nor the supervisor:
+/// after `kill -9 0` it still kills what escaped to a new session.
 #[test]
 fn the_guest_process_group_is_its_own() {
     let status = picorun::Command::new("/bin/sh")
@@ -272,6 +273,17 @@ fn the_guest_process_group_is_its_own() {
         .status()
         .unwrap();
     assert_eq!(status.signal(), Some(libc::SIGTERM), "{status}");
+
+    let out = picorun::Command::new("/bin/sh")
+        .args(["-c", "setsid sleep 100 & echo $!; kill -9 0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.signal(), Some(libc::SIGKILL), "{}", out.status);
+    let escaped: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    assert!(
+        gone(escaped),
+        "the setsid'd sleep {escaped} was left behind"
+    );
 }
 
 /// Spawning from several threads of a multi-threaded program at once.
