@@ -85,6 +85,24 @@ pub struct Output {
 /// embedding program ending) kills every process of the tree, so a
 /// sandbox never outlives its handle. Call [`wait`](Child::wait) to let
 /// the program finish.
+///
+/// ```
+/// use std::io::{BufRead, BufReader};
+/// use picorun::{Command, Stdio};
+///
+/// // A shell that starts a background job, says so, then waits forever.
+/// let mut child = Command::new("sh")
+///     .args(["-c", "sleep 1000 & echo ready; wait"])
+///     .stdout(Stdio::piped())
+///     .spawn()?;
+/// let mut line = String::new();
+/// BufReader::new(child.stdout.take().unwrap()).read_line(&mut line)?;
+/// assert_eq!(line, "ready\n");
+/// assert!(child.try_wait()?.is_none());
+/// child.kill()?; // the shell and its sleep
+/// assert_eq!(child.wait()?.signal(), Some(9));
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct Child {
     /// The write end of the program's stdin, if it was piped.
     pub stdin: Option<ChildStdin>,

@@ -38,7 +38,13 @@
 //!
 //! The other limits of the design: each spawn costs two forks of the
 //! embedding program (page tables, not memory, are copied); the program's
-//! pid is a host pid and its parent is the supervisor.
+//! pid is a host pid and its parent is the supervisor. And the pico
+//! process's host memory holds a copy-on-write image of the embedding
+//! program's: the guest cannot address it (it sees only its own guest
+//! memory, and its `/proc/self/mem` is refused), but any process of the
+//! same user may read another's `/proc/PID/mem`, and until picorun
+//! isolates the filesystem, a guest is such a process. Keep secrets out of
+//! a program that embeds guests it does not trust.
 
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
