@@ -6,7 +6,7 @@
 //!
 //!     cargo bench --bench processes
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -23,14 +23,8 @@ const CASES: &[(&str, &str, u32)] = &[
     ("futex_pingpong", "futex_pingpong.c", 200),
 ];
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
 fn picorun() -> PathBuf {
-    let exe = root().join("target/release/picorun");
-    assert!(exe.exists(), "build picorun first: cargo build --release");
-    exe
+    common::picorun_exe()
 }
 
 fn run(cmd: &mut Command) {

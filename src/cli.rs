@@ -32,6 +32,14 @@ pub struct Options {
     pub stats: bool,
     pub exitless: bool,
     pub exit_every_syscall: bool,
+    /// Confine the host process once the guest is set up (see
+    /// `pico_driver::confine`).
+    pub confine: bool,
+    /// `--root`: the guest's `/` (see `pico_driver::rootfs`).
+    pub root: Option<std::path::PathBuf>,
+    /// `--ro` and `--rw` binds.
+    pub binds: Vec<pico_driver::rootfs::Bind>,
+    /// The sandbox policy flags.
     pub policy: crate::Policy,
 }
 
@@ -43,19 +51,26 @@ fn fail(code: u8, message: impl std::fmt::Display) -> ExitCode {
 /// Runs `command` (program and arguments) and returns its exit status; if
 /// the program is killed by a signal, picorun dies by the same signal.
 pub fn run(command: &[OsString], options: &Options) -> ExitCode {
-    if !options.policy.is_unrestricted() {
-        return run_sandboxed(command, options);
-    }
     let Some(program_arg) = command.first() else {
         return fail(EXIT_NOT_FOUND, "no program given");
     };
-    let Some(program) = resolve(program_arg, std::env::var_os("PATH").as_deref()) else {
+    if !options.policy.is_unrestricted() {
+        return run_sandboxed(command, options);
+    }
+    let program = match &options.root {
+        Some(root) => match resolve_in_root(program_arg, root, options) {
+            Ok(p) => Some(p),
+            Err(code) => return code,
+        },
+        None => resolve(program_arg, std::env::var_os("PATH").as_deref()),
+    };
+    let Some(program) = program else {
         return fail(
             EXIT_NOT_FOUND,
             format_args!("{}: not found", program_arg.to_string_lossy()),
         );
     };
-    if program.exists() && !program.is_dir() && !executable(&program) {
+    if options.root.is_none() && program.exists() && !program.is_dir() && !executable(&program) {
         return fail(
             EXIT_CANNOT_EXECUTE,
             format_args!("{}: Permission denied", program.display()),
@@ -76,6 +91,8 @@ pub fn run(command: &[OsString], options: &Options) -> ExitCode {
         stats: options.stats,
         take_over_descriptors: true,
         exitless: options.exitless,
+        root: options.root.clone(),
+        binds: options.binds.clone(),
     };
     pico_vm::set_fast_syscalls(!options.exit_every_syscall);
     let mut process = match Process::new(&config) {
@@ -84,8 +101,16 @@ pub fn run(command: &[OsString], options: &Options) -> ExitCode {
             return fail(EXIT_NOT_FOUND, format_args!("{}: not found", p.display()))
         }
         Err(e @ ExecError::NotExecutable(..)) => return fail(EXIT_CANNOT_EXECUTE, e),
-        Err(e @ ExecError::Vm(_)) => return fail(EXIT_PICORUN_FAILED, e),
+        Err(e @ (ExecError::Vm(_) | ExecError::Policy(_))) => return fail(EXIT_PICORUN_FAILED, e),
     };
+    if options.confine {
+        if let Err(e) = confine(options) {
+            return fail(
+                EXIT_PICORUN_FAILED,
+                format_args!("{e}; --no-confine runs without"),
+            );
+        }
+    }
     let outcome = match process.run() {
         Ok(outcome) => outcome,
         Err(e) => return fail(EXIT_PICORUN_FAILED, format_args!("the VM failed: {e}")),
@@ -93,11 +118,77 @@ pub fn run(command: &[OsString], options: &Options) -> ExitCode {
     if let Some(table) = process.stats_table() {
         eprint!("{table}");
     }
-    process.release();
+    process.release_for_exit();
     match outcome {
         Outcome::Exited(code) => ExitCode::from(code as u8),
         Outcome::Signaled(signo) => pico_driver::host::die_by_signal(signo),
     }
+}
+
+/// The program under `--root` (see [`crate::resolve::in_root`]). Errors
+/// are the exit status: 127 not found, 126 not executable, 125 a root that
+/// cannot be set up.
+fn resolve_in_root(
+    program: &std::ffi::OsStr,
+    root: &std::path::Path,
+    options: &Options,
+) -> Result<std::path::PathBuf, ExitCode> {
+    use crate::report::FailKind;
+    let path = std::env::var_os("PATH");
+    crate::resolve::in_root(program, root, &options.binds, path.as_deref()).map_err(
+        |(kind, _, message)| {
+            let code = match kind {
+                FailKind::NotFound => EXIT_NOT_FOUND,
+                FailKind::NotExecutable => EXIT_CANNOT_EXECUTE,
+                FailKind::Picorun => EXIT_PICORUN_FAILED,
+            };
+            fail(code, message)
+        },
+    )
+}
+
+/// Confines the host process: Landlock to the guest's files under
+/// `--root` (where the kernel has it), then the seccomp allow-list.
+fn confine(options: &Options) -> Result<(), String> {
+    if let Some(root) = &options.root {
+        let status = pico_driver::confine::confine_filesystem(root, &options.binds)
+            .map_err(|e| format!("cannot confine the host process (Landlock): {e}"))?;
+        log::debug!("Landlock: {status}");
+    }
+    pico_driver::confine::confine()
+        .map_err(|e| format!("cannot confine the host process (seccomp): {e}"))
+}
+
+/// `picorun --check-confinement [--root DIR]`: confines this process as for
+/// a run, then tries each dangerous host syscall (and, with `--root`, to
+/// open a host file outside DIR) and prints whether it was refused.
+pub fn check_confinement(options: &Options) -> ExitCode {
+    if let Err(e) = confine(options) {
+        return fail(EXIT_PICORUN_FAILED, e);
+    }
+    let mut all_refused = true;
+    if options.root.is_some() {
+        let outside = std::path::Path::new("/etc/passwd");
+        let refused = pico_driver::confine::can_open(outside) == Err(libc::EACCES);
+        all_refused &= refused;
+        let verdict = if refused {
+            "refused (EACCES)"
+        } else {
+            "NOT refused"
+        };
+        println!("{:<18} {verdict}", "open /etc/passwd");
+    }
+    for (name, errno) in pico_driver::confine::probe_denied() {
+        let refused = errno == libc::EPERM;
+        all_refused &= refused;
+        let verdict = if refused {
+            "refused (EPERM)"
+        } else {
+            "NOT refused"
+        };
+        println!("{name:<18} {verdict} (errno {errno})");
+    }
+    ExitCode::from(u8::from(!all_refused))
 }
 
 /// Runs `command` under `options.policy` through the library: a
@@ -107,9 +198,23 @@ fn run_sandboxed(command: &[OsString], options: &Options) -> ExitCode {
     let Some((program, args)) = command.split_first() else {
         return fail(EXIT_NOT_FOUND, "no program given");
     };
-    let status = crate::Command::new(program)
+    let mut cmd = crate::Command::new(program);
+    if let Some(root) = &options.root {
+        // Looked up in the root here, for the same messages as without a
+        // policy; the path keeps argv[0] as typed.
+        match resolve_in_root(program, root, options) {
+            Ok(path) => cmd = crate::Command::new(path),
+            Err(code) => return code,
+        }
+        cmd.arg0(program).root(root);
+        for bind in &options.binds {
+            cmd.bind(&bind.host, &bind.guest, bind.writable);
+        }
+    }
+    let status = cmd
         .args(args)
         .policy(options.policy.clone())
+        .confine(options.confine)
         .trace(options.trace)
         .stats(options.stats)
         .exitless(options.exitless)

@@ -78,6 +78,7 @@ use crate::stdio::{Kind, Prepared, Stdio};
 /// ```
 pub struct Command {
     program: OsString,
+    arg0: Option<OsString>,
     args: Vec<OsString>,
     env_clear: bool,
     /// Variables set (`Some`) or removed (`None`) on top of the inherited ones.
@@ -85,6 +86,9 @@ pub struct Command {
     cwd: Option<PathBuf>,
     stdio: [Option<Stdio>; 3],
     policy: Policy,
+    root: Option<PathBuf>,
+    binds: Vec<pico_driver::rootfs::Bind>,
+    confine: bool,
     trace: bool,
     stats: bool,
     exitless: bool,
@@ -101,17 +105,28 @@ impl Command {
     pub fn new(program: impl AsRef<OsStr>) -> Command {
         Command {
             program: program.as_ref().to_owned(),
+            arg0: None,
             args: Vec::new(),
             env_clear: false,
             env: BTreeMap::new(),
             cwd: None,
             stdio: [None, None, None],
             policy: Policy::default(),
+            root: None,
+            binds: Vec::new(),
+            confine: true,
             trace: false,
             stats: false,
             exitless: false,
             fast_syscalls: true,
         }
+    }
+
+    /// The program's `argv[0]`, when it should differ from the program
+    /// name (as `std`'s `CommandExt::arg0`).
+    pub fn arg0(&mut self, arg0: impl AsRef<OsStr>) -> &mut Command {
+        self.arg0 = Some(arg0.as_ref().to_owned());
+        self
     }
 
     /// Adds an argument.
@@ -196,6 +211,41 @@ impl Command {
         self
     }
 
+    /// Makes host directory `dir` the program's `/` (`picorun --root`):
+    /// every path the tree uses is resolved inside it, `/proc` and `/dev`
+    /// are picorun's; the program is looked up inside it, and the working
+    /// directory set with [`current_dir`](Command::current_dir) is a path
+    /// inside it (`/` by default).
+    pub fn root(&mut self, dir: impl AsRef<Path>) -> &mut Command {
+        self.root = Some(dir.as_ref().to_owned());
+        self
+    }
+
+    /// With [`root`](Command::root): shows host directory `host` at
+    /// `guest` inside the root, writable or not (`--rw`, `--ro`).
+    pub fn bind(
+        &mut self,
+        host: impl AsRef<Path>,
+        guest: impl AsRef<Path>,
+        writable: bool,
+    ) -> &mut Command {
+        self.binds.push(pico_driver::rootfs::Bind {
+            host: host.as_ref().to_owned(),
+            guest: guest.as_ref().to_owned(),
+            writable,
+        });
+        self
+    }
+
+    /// Whether each pico process's host process confines itself once the
+    /// program is loaded (a seccomp allow-list of host syscalls, and
+    /// Landlock to the root's files under [`root`](Command::root)), as
+    /// the `picorun` command does. On by default.
+    pub fn confine(&mut self, on: bool) -> &mut Command {
+        self.confine = on;
+        self
+    }
+
     /// Prints one strace-style line per syscall on the program's stderr.
     pub fn trace(&mut self, on: bool) -> &mut Command {
         self.trace = on;
@@ -253,7 +303,7 @@ impl Command {
         for (n, (set, default)) in self.stdio.iter().zip(&defaults).enumerate() {
             prepared.push(Prepared::new(set.as_ref().unwrap_or(default), n as i32)?);
         }
-        let mut argv = vec![self.program.clone()];
+        let mut argv = vec![self.arg0.clone().unwrap_or_else(|| self.program.clone())];
         argv.extend(self.args.iter().cloned());
         let plan = Plan {
             program,
@@ -263,6 +313,9 @@ impl Command {
             stdio: [prepared[0].child, prepared[1].child, prepared[2].child],
             policy: self.policy.driver,
             wall_time: self.policy.wall_time,
+            root: self.root.clone(),
+            binds: self.binds.clone(),
+            confine: self.confine,
             ignored: os::ignored_signals(),
             trace: self.trace,
             stats: self.stats,
@@ -305,12 +358,17 @@ impl Command {
         Err(failure)
     }
 
-    /// The program file: looked up in `PATH` when its name has no slash.
+    /// The program file: looked up in `PATH` when its name has no slash
+    /// (inside the root, under [`root`](Command::root)).
     fn resolve(&self) -> io::Result<PathBuf> {
         let path = match self.env.get(OsStr::new("PATH")) {
             Some(set) => set.clone(),
             None => std::env::var_os("PATH"),
         };
+        if let Some(root) = &self.root {
+            return crate::resolve::in_root(&self.program, root, &self.binds, path.as_deref())
+                .map_err(|(kind, errno, message)| spawn_error(kind, errno, message));
+        }
         crate::resolve::resolve(&self.program, path.as_deref()).ok_or_else(|| {
             spawn_error(
                 FailKind::NotFound,
@@ -395,6 +453,7 @@ impl fmt::Debug for Command {
             .field("env", &self.env)
             .field("cwd", &self.cwd)
             .field("policy", &self.policy)
+            .field("root", &self.root)
             .finish_non_exhaustive()
     }
 }

@@ -28,11 +28,34 @@ struct Cli {
     /// measuring.
     #[arg(long)]
     exit_every_syscall: bool,
+    /// Do not confine picorun itself (no seccomp allow-list on the host
+    /// process): for debugging a host call the allow-list refuses.
+    #[arg(long)]
+    no_confine: bool,
+    /// Confine this process as for a run, try a list of dangerous host
+    /// syscalls (ptrace, mount, bpf, kexec_load, ...) and report each
+    /// refusal; exit status 0 if all were refused.
+    #[arg(long)]
+    check_confinement: bool,
+    /// Make DIR the program's `/`: every path it uses is resolved inside
+    /// DIR (`..` and symlinks cannot leave it); `/proc` and `/dev` are
+    /// picorun's. The program and its interpreters are looked up in DIR.
+    /// Inherited descriptors other than 0, 1 and 2 are closed.
+    #[arg(long, value_name = "DIR")]
+    root: Option<std::path::PathBuf>,
+    /// With --root: expose the host directory HOST at GUEST (or PATH at the
+    /// same path), read-only (writes fail with EROFS). Repeatable.
+    #[arg(long, value_name = "HOST:GUEST|PATH", requires = "root")]
+    ro: Vec<OsString>,
+    /// With --root: expose the host directory HOST at GUEST (or PATH at the
+    /// same path), writable. Repeatable.
+    #[arg(long, value_name = "HOST:GUEST|PATH", requires = "root")]
+    rw: Vec<OsString>,
     #[command(flatten)]
     policy: PolicyArgs,
     /// The program (looked up in PATH when it has no slash) and its arguments.
     #[arg(
-        required = true,
+        required_unless_present = "check_confinement",
         trailing_var_arg = true,
         allow_hyphen_values = true,
         value_name = "PROGRAM [ARGS]..."
@@ -115,7 +138,22 @@ fn main() -> ExitCode {
         stats: cli.stats,
         exitless: cli.exitless,
         exit_every_syscall: cli.exit_every_syscall,
+        confine: !cli.no_confine,
+        root: cli.root,
+        binds: cli
+            .ro
+            .iter()
+            .map(|s| pico_driver::rootfs::Bind::parse(s, false))
+            .chain(
+                cli.rw
+                    .iter()
+                    .map(|s| pico_driver::rootfs::Bind::parse(s, true)),
+            )
+            .collect(),
         policy: cli.policy.policy(),
     };
+    if cli.check_confinement {
+        return picorun::cli::check_confinement(&options);
+    }
     picorun::cli::run(&cli.command, &options)
 }

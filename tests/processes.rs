@@ -299,6 +299,7 @@ fn signals(build: Build) {
                 "SIGCONT: continued 1",
                 "FPU state across a raised handler: equal 1 rounding restored 1",
                 "FPU and registers across timer signals: equal 1 interrupted 1 rounding restored 1",
+                "blocked during a busy loop, then signalfd: read 1 signo 10 from child 1",
                 "siglongjmp(savemask=1): returned signal 10 passes 2 SIGUSR1 blocked 0",
                 "done",
             ],

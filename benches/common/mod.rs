@@ -47,6 +47,12 @@ pub fn build_guest_as(name: &str, out_name: &str, flags: &[&str]) -> std::path::
     out
 }
 
+/// The `picorun` binary cargo built for this benchmark (the same profile).
+#[allow(dead_code)] // Each bench uses part of this module.
+pub fn picorun_exe() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_BIN_EXE_picorun"))
+}
+
 /// A pico process running `program`, ready for `run_for`.
 #[allow(dead_code)] // Each bench uses part of this module.
 pub fn start_guest(program: &Path) -> picorun::Process {

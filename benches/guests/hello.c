@@ -1,5 +1,5 @@
-/* The static hello-world whose start-up `cargo bench --bench compare`
- * times: spawn to exit of `RUNNER hello`. */
+/* The static hello-world whose start-up `cargo bench --bench compare` and
+ * `cargo bench --bench startup` time: spawn to exit. */
 #include <stdio.h>
 
 int main(void)

@@ -24,6 +24,9 @@ pub enum ExecError {
     NotExecutable(PathBuf, String, Errno),
     /// picorun itself could not set up the VM (exit 125).
     Vm(pico_vm::VmError),
+    /// The filesystem policy cannot be set up (`--root` missing, a bind
+    /// that is no directory): exit 125.
+    Policy(String),
 }
 
 impl fmt::Display for ExecError {
@@ -32,6 +35,7 @@ impl fmt::Display for ExecError {
             ExecError::NotFound(p) => write!(f, "{}: not found", p.display()),
             ExecError::NotExecutable(p, why, _) => write!(f, "{}: {why}", p.display()),
             ExecError::Vm(e) => write!(f, "{e}"),
+            ExecError::Policy(why) => write!(f, "{why}"),
         }
     }
 }
@@ -126,6 +130,7 @@ impl ExecError {
             ExecError::NotFound(_) => Errno::ENOENT,
             ExecError::NotExecutable(_, _, errno) => *errno,
             ExecError::Vm(_) => Errno::ENOMEM,
+            ExecError::Policy(_) => Errno::EACCES,
         }
     }
 }
@@ -137,16 +142,34 @@ const MAX_SCRIPT_DEPTH: u32 = 4;
 /// script runs its interpreter, with argv rewritten like the kernel's
 /// binfmt_script: interpreter, its optional argument, the script path, then
 /// the script's arguments after argv[0].
+///
+/// Under `--root` ([`crate::rootfs`]) `path` and every interpreter are
+/// guest paths, looked up inside the guest's root.
 pub fn load(
     vm: &mut Vm,
     path: &Path,
     argv: &[OsString],
     envp: &[OsString],
 ) -> Result<Loaded, ExecError> {
+    load_from(vm, path, false, argv, envp)
+}
+
+/// [`load`], where `host_path` says that `path` is a host path picorun
+/// made itself (the guest's own descriptor as `/proc/self/fd/N`, its
+/// program), even under `--root`; interpreters are still the guest's.
+pub fn load_from(
+    vm: &mut Vm,
+    path: &Path,
+    host_path: bool,
+    argv: &[OsString],
+    envp: &[OsString],
+) -> Result<Loaded, ExecError> {
     let mut path = path.to_path_buf();
     let mut argv = argv.to_vec();
+    let mut host = host_path;
     for _ in 0..=MAX_SCRIPT_DEPTH {
-        let bytes = read_program(&path)?;
+        let bytes = read_program(&path, host)?;
+        host = false;
         let Some(script) = pico_loader::parse_shebang(&bytes.head) else {
             return load_elf(vm, &path, &bytes, &argv, envp);
         };
@@ -173,16 +196,33 @@ const HEAD: u64 = 64 << 10;
 struct Program {
     head: Vec<u8>,
     len: u64,
+    /// The open file: mapped from, never opened again by name.
+    file: File,
+    /// Its host path (for `/proc/self/exe`).
+    host: PathBuf,
+}
+
+/// Opens a program file: under `--root` a guest path unless `host_path`.
+fn open_program(path: &Path, host_path: bool) -> std::io::Result<(File, PathBuf)> {
+    match crate::rootfs::get() {
+        Some(ns) if !host_path => {
+            let file = crate::rootfs::open_program(ns, path)?;
+            use std::os::fd::AsRawFd;
+            let host = std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd()))?;
+            Ok((file, host))
+        }
+        _ => Ok((File::open(path)?, path.to_path_buf())),
+    }
 }
 
 /// The program's first bytes, or why it cannot be read.
-fn read_program(path: &Path) -> Result<Program, ExecError> {
+fn read_program(path: &Path, host_path: bool) -> Result<Program, ExecError> {
     use std::io::Read;
     let io_errno = |e: &std::io::Error| {
         e.raw_os_error()
             .map_or(Errno::EIO, Errno::from_raw_os_error)
     };
-    let file = File::open(path).map_err(|e| match e.kind() {
+    let (file, host) = open_program(path, host_path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => ExecError::NotFound(path.to_path_buf()),
         _ => failed(
             path,
@@ -198,12 +238,15 @@ fn read_program(path: &Path) -> Result<Program, ExecError> {
         return Err(failed(path, "is a directory", Errno::EACCES));
     }
     let mut head = Vec::with_capacity(meta.len().min(HEAD) as usize);
-    file.take(HEAD)
+    (&file)
+        .take(HEAD)
         .read_to_end(&mut head)
         .map_err(|e| failed(path, &e, io_errno(&e)))?;
     Ok(Program {
         len: meta.len().max(head.len() as u64),
         head,
+        file,
+        host,
     })
 }
 
@@ -225,7 +268,12 @@ fn parse(path: &Path, program: &Program) -> Result<pico_loader::LoadPlan, ExecEr
     let parsed = match pico_loader::parse_prefix(&program.head, program.len) {
         // Headers past the first HEAD bytes (unusual, but valid): all of it.
         Err(LoadError::NeedsMore(_)) => {
-            let all = std::fs::read(path).map_err(|e| failed(path, &e, Errno::EIO))?;
+            use std::io::{Read, Seek};
+            let mut all = Vec::new();
+            let mut file = &program.file;
+            file.rewind()
+                .and_then(|_| file.read_to_end(&mut all))
+                .map_err(|e| failed(path, &e, Errno::EIO))?;
             pico_loader::parse(&all)
         }
         other => other,
@@ -241,10 +289,10 @@ fn parse(path: &Path, program: &Program) -> Result<pico_loader::LoadPlan, ExecEr
 fn map_image(
     vm: &mut Vm,
     path: &Path,
+    file: &File,
     plan: pico_loader::LoadPlan,
     at: PlaceAt,
 ) -> Result<Mapped, ExecError> {
-    let file = File::open(path).map_err(|e| not_exec(path, e))?;
     let bias = match (plan.kind, at) {
         (ElfKind::Exec, _) => 0,
         (ElfKind::Dyn, PlaceAt::Program) => PIE_BASE.wrapping_sub(plan.span.0),
@@ -296,13 +344,13 @@ fn load_elf(
     argv: &[OsString],
     envp: &[OsString],
 ) -> Result<Loaded, ExecError> {
-    let main = map_image(vm, path, parse(path, bytes)?, PlaceAt::Program)?;
+    let main = map_image(vm, path, &bytes.file, parse(path, bytes)?, PlaceAt::Program)?;
     let (plan, bias) = (&main.plan, main.bias);
     let interp = match &plan.interp {
         None => None,
         Some(interp) => {
             let interp_path = Path::new(interp);
-            let interp_bytes = read_program(interp_path).map_err(|e| match e {
+            let interp_bytes = read_program(interp_path, false).map_err(|e| match e {
                 ExecError::NotFound(_) => failed(
                     path,
                     format!("interpreter {interp} not found"),
@@ -317,7 +365,13 @@ fn load_elf(
                     format!("interpreter {interp} is not a shared object"),
                 ));
             }
-            Some(map_image(vm, interp_path, interp_plan, PlaceAt::MmapArea)?)
+            Some(map_image(
+                vm,
+                interp_path,
+                &interp_bytes.file,
+                interp_plan,
+                PlaceAt::MmapArea,
+            )?)
         }
     };
     let map_err =
@@ -383,6 +437,9 @@ fn load_elf(
     vm.memory()
         .write_initial(image.sp, &image.bytes)
         .map_err(|_| not_exec(path, "cannot write the initial stack"))?;
+    if let Some(ns) = crate::rootfs::get() {
+        ns.set_exe(&bytes.host);
+    }
     let brk = plan.brk_start(bias);
     let (code, data) = Image::bounds(plan, bias);
     Ok(Loaded {
@@ -392,7 +449,11 @@ fn load_elf(
             brk_start: brk,
             brk,
         },
-        exe: path.to_path_buf(),
+        exe: if crate::rootfs::get().is_some() {
+            bytes.host.clone()
+        } else {
+            path.to_path_buf()
+        },
         image: Image {
             args: image.args,
             env: image.env,
@@ -406,23 +467,37 @@ fn load_elf(
 
 use crate::host::auxval as host_auxv;
 
-/// Maps the vvar page and the vDSO where a non-fixed mapping would go;
-/// returns the vDSO's address for `AT_SYSINFO_EHDR`. Without one the
-/// program's libc makes real syscalls, so a failure only costs speed.
+/// Maps the vvar page and the vDSO right above the stack, where Linux
+/// (before 6.11) puts them, else where a non-fixed mapping would go;
+/// returns the vDSO's address for `AT_SYSINFO_EHDR`. Above the stack they
+/// share the stack's memory slot, which saves registering another at
+/// start-up. Without a vDSO the program's libc makes real syscalls, so a
+/// failure only costs speed.
 fn map_vdso(vm: &mut Vm) -> Option<u64> {
     let len = pico_vm::vdso::mapping_len();
-    let at = vm.memory().regions().find_gap_below(
-        len,
-        MMAP_MIN,
-        MMAP_TOP,
-        pico_vm::layout::PAGE_SIZE,
-    )?;
+    let regions = vm.memory().regions();
+    let above_stack = (STACK_TOP + len <= pico_vm::layout::WINDOW_SIZE
+        && regions.is_free(STACK_TOP, STACK_TOP + len))
+    .then_some(STACK_TOP);
+    let at = above_stack
+        .or_else(|| regions.find_gap_below(len, MMAP_MIN, MMAP_TOP, pico_vm::layout::PAGE_SIZE))?;
     vm.map_vdso(at)
         .map_err(|e| log::debug!("no vDSO: {e}"))
         .ok()
 }
 
-fn getrandom(buf: &mut [u8]) -> std::io::Result<()> {
-    use std::io::Read;
-    File::open("/dev/urandom")?.read_exact(buf)
+/// Fills `buf` from the host's getrandom(2): one call where reading
+/// /dev/urandom takes three.
+fn getrandom(buf: &mut [u8]) -> Result<(), Errno> {
+    use crate::host::{call, HostArg};
+    let len = buf.len() as u64;
+    let got = call(
+        libc::SYS_getrandom,
+        &[HostArg::Local(buf.as_mut_ptr()), len.into(), 0u64.into()],
+    )?;
+    if got == len {
+        Ok(())
+    } else {
+        Err(Errno::EIO)
+    }
 }

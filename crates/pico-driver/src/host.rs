@@ -4,7 +4,7 @@
 //! directly, so `read(2)` into a guest buffer costs what it costs natively.
 
 use std::ffi::CStr;
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 use pico_abi::Errno;
 use pico_vm::{Access, Memory};
@@ -143,6 +143,7 @@ const PASSTHROUGH: &[i64] = &[
     libc::SYS_ioctl,
     libc::SYS_faccessat2,
     libc::SYS_readlinkat,
+    libc::SYS_openat2,
     libc::SYS_getcwd,
     libc::SYS_chdir,
     libc::SYS_fchdir,
@@ -590,18 +591,7 @@ pub fn spawn_quiet(
     name: &str,
     body: impl FnOnce() + Send + 'static,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
-    // SAFETY: local sigsets; the calling thread's mask is restored below.
-    let old = unsafe {
-        let mut all: libc::sigset_t = std::mem::zeroed();
-        let mut old: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut all);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &all, &mut old);
-        old
-    };
-    let spawned = std::thread::Builder::new().name(name.into()).spawn(body);
-    // SAFETY: restores the mask saved above.
-    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
-    spawned
+    pico_vm::spawn_quiet(name, body)
 }
 
 /// The file type bits and device number of host descriptor `fd`.
@@ -611,4 +601,139 @@ pub fn file_kind(fd: RawFd) -> Option<(u32, u64)> {
         let mut st: libc::stat = std::mem::zeroed();
         (libc::fstat(fd, &mut st) == 0).then_some((st.st_mode, st.st_rdev))
     }
+}
+
+/// A connected pair of host datagram sockets (close-on-exec), for picorun's
+/// own messages between its processes.
+pub fn datagram_pair() -> Result<(OwnedFd, OwnedFd), Errno> {
+    let mut ends = [0i32; 2];
+    // SAFETY: socketpair writes two descriptors into the local array.
+    let ret = unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
+            0,
+            ends.as_mut_ptr(),
+        )
+    };
+    if ret != 0 {
+        return Err(Errno::last_os_error());
+    }
+    Ok((own_fd(ends[0] as u64), own_fd(ends[1] as u64)))
+}
+
+/// A pidfd for this process (pidfd_open(2), Linux 5.3).
+pub fn own_pidfd() -> Result<OwnedFd, Errno> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor.
+    let ret = unsafe { libc::syscall(libc::SYS_pidfd_open, libc::getpid(), 0) };
+    if ret < 0 {
+        return Err(Errno::last_os_error());
+    }
+    Ok(own_fd(ret as u64))
+}
+
+/// Sends `fds` over datagram socket `sock` (SCM_RIGHTS, one byte of data),
+/// without blocking and without SIGPIPE.
+pub fn send_fds(sock: BorrowedFd<'_>, fds: &[BorrowedFd<'_>]) -> Result<(), Errno> {
+    const MAX: usize = 4;
+    if fds.len() > MAX {
+        return Err(Errno::EINVAL);
+    }
+    let mut byte = [0u8; 1];
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    // Room for one cmsghdr with MAX descriptors, 8-byte aligned.
+    let mut control = [0u64; 2 + MAX / 2];
+    // SAFETY: CMSG_SPACE/CMSG_LEN are pure size computations.
+    let (space, len) = unsafe {
+        let n = (fds.len() * std::mem::size_of::<RawFd>()) as u32;
+        (libc::CMSG_SPACE(n) as usize, libc::CMSG_LEN(n) as usize)
+    };
+    // SAFETY: msghdr is plain data; every pointer in it refers to a local
+    // that outlives the sendmsg call, and `space` fits in `control`
+    // (CMSG_SPACE of MAX descriptors is 32 bytes). CMSG_FIRSTHDR of a
+    // control buffer that large is its start.
+    let ret = unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = space;
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        (*cmsg).cmsg_level = libc::SOL_SOCKET;
+        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+        (*cmsg).cmsg_len = len;
+        let data = libc::CMSG_DATA(cmsg).cast::<RawFd>();
+        for (i, fd) in fds.iter().enumerate() {
+            data.add(i).write_unaligned(fd.as_raw_fd());
+        }
+        libc::sendmsg(
+            sock.as_raw_fd(),
+            &msg,
+            libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+        )
+    };
+    if ret < 0 {
+        return Err(Errno::last_os_error());
+    }
+    Ok(())
+}
+
+/// Receives one datagram's descriptors from `sock` (blocking), made
+/// close-on-exec.
+pub fn recv_fds(sock: BorrowedFd<'_>) -> Result<Vec<OwnedFd>, Errno> {
+    let mut byte = [0u8; 1];
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    let mut control = [0u64; 8];
+    // SAFETY: as in `send_fds`: msghdr's pointers refer to locals that
+    // outlive the call; the kernel writes at most `msg_controllen` bytes
+    // of control data. The descriptors read back are new ones the kernel
+    // just installed, owned by nothing else.
+    unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = std::mem::size_of_val(&control);
+        if libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) < 0 {
+            return Err(Errno::last_os_error());
+        }
+        let mut fds = Vec::new();
+        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+        while !cmsg.is_null() {
+            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
+                let data = libc::CMSG_DATA(cmsg).cast::<RawFd>();
+                let n =
+                    ((*cmsg).cmsg_len - libc::CMSG_LEN(0) as usize) / std::mem::size_of::<RawFd>();
+                for i in 0..n {
+                    fds.push(own_fd(data.add(i).read_unaligned() as u64));
+                }
+            }
+            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+        }
+        Ok(fds)
+    }
+}
+
+/// Waits until one of `fds` is readable (or hung up); returns which are.
+pub fn wait_readable(fds: &[BorrowedFd<'_>]) -> Result<Vec<bool>, Errno> {
+    let mut polled: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|fd| libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    // SAFETY: poll reads and writes the local pollfd array of that length.
+    let ret = unsafe { libc::poll(polled.as_mut_ptr(), polled.len() as libc::nfds_t, -1) };
+    if ret < 0 {
+        return Err(Errno::last_os_error());
+    }
+    Ok(polled.iter().map(|p| p.revents != 0).collect())
 }

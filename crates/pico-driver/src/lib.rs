@@ -12,6 +12,7 @@
 )]
 
 pub mod clock;
+pub mod confine;
 pub mod exec;
 pub mod exitless;
 pub mod faultaddr;
@@ -22,6 +23,8 @@ pub mod mm;
 pub mod policy;
 pub mod process;
 pub mod procfs;
+pub mod retire;
+pub mod rootfs;
 pub mod shared;
 pub mod sigframe;
 pub mod signal;

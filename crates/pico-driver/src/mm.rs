@@ -9,8 +9,8 @@ use pico_abi::Errno;
 use pico_vm::layout::{PAGE_SIZE, WINDOW_SIZE};
 use pico_vm::Vm;
 
-/// Top of the initial stack (exclusive). The top 2 MiB of the window stay
-/// unmapped as a guard.
+/// Top of the initial stack (exclusive). Of the top 2 MiB of the window
+/// only the vvar page and the vDSO are mapped, right above the stack.
 pub const STACK_TOP: u64 = WINDOW_SIZE - (2 << 20);
 /// Size reserved for the main thread's stack.
 pub const STACK_SIZE: u64 = 8 << 20;

@@ -47,6 +47,11 @@ pub struct Config {
     /// guest and served by a host thread, without a VM exit (see
     /// `exitless.rs`). Costs a spinning host thread per busy guest thread.
     pub exitless: bool,
+    /// `--root`: this host directory is the guest's `/` (see
+    /// [`crate::rootfs`]); `None` shows the guest the host's filesystem.
+    pub root: Option<PathBuf>,
+    /// `--ro`/`--rw`: host directories bound into the root (only with `root`).
+    pub binds: Vec<crate::rootfs::Bind>,
 }
 
 /// Why the run loop stopped.
@@ -72,6 +77,16 @@ impl Process {
         } else {
             FdTable::with_stdio()
         };
+        if let Some(root) = &config.root {
+            crate::rootfs::install(root, &config.binds).map_err(ExecError::Policy)?;
+            // An inherited descriptor could be a directory outside the
+            // root: under --root the guest keeps only 0, 1 and 2.
+            if config.take_over_descriptors {
+                fds.close_range(3, usize::MAX, false);
+            }
+        } else if !config.binds.is_empty() {
+            return Err(ExecError::Policy("--ro and --rw need --root".into()));
+        }
         // The guest inherits picorun's dispositions (ignored signals stay
         // ignored, as across exec) before picorun changes any.
         let signals = Signals::inherit();
@@ -130,6 +145,19 @@ impl Process {
     pub fn release(self) {
         hostsig::clear_kick();
         drop(self);
+    }
+
+    /// Like [`Process::release`], in a host process that exits right after
+    /// (the CLI). In a forked child, the parent takes the VM, to destroy
+    /// once this process is gone (see `crate::retire`), and what is left is
+    /// not torn down first: the host's exit does that anyway.
+    pub fn release_for_exit(self) {
+        hostsig::clear_kick();
+        if crate::retire::hand_over(&self.task.vm) {
+            std::mem::forget(self);
+        } else {
+            drop(self);
+        }
     }
 
     /// Runs the guest to its end. If the main thread exits while other
@@ -266,8 +294,25 @@ impl Process {
     /// Takes over a mask the guest set with a fast rt_sigprocmask, and has
     /// the host thread block the same (see [`Signals::set_blocked`]).
     fn adopt_fast_mask(&mut self) {
-        if let Some(mask) = self.task.vcpu.fast_blocked() {
-            self.task.signals.set_blocked(mask);
+        let Some(mask) = self.task.vcpu.fast_blocked() else {
+            return;
+        };
+        let t = &mut self.task;
+        let newly_blocked = mask & !t.signals.blocked;
+        t.signals.set_blocked(mask);
+        if newly_blocked != 0 {
+            // A routed signal caught while only the guest blocked it waits
+            // in the driver's queue; put it back in the host kernel, where
+            // blocked signals wait (signalfd reads them there).
+            for (signo, info) in hostsig::take() {
+                t.signals.enqueue(signo, info);
+            }
+            let routed = (1..=64u32)
+                .filter(|&s| hostsig::routed(s))
+                .fold(0u64, |m, s| m | crate::signal::bit(s));
+            while let Some(p) = t.signals.take_from(newly_blocked & routed) {
+                crate::sys::signal::requeue_on_host(t, &p);
+            }
         }
     }
 

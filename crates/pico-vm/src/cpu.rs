@@ -2,7 +2,7 @@
 //! ring-3 user segments, `syscall` enabled with LSTAR at the trampoline,
 //! XSAVE enabled so glibc's AVX code runs. Pure values; `vcpu.rs` applies them.
 
-use kvm_bindings::{kvm_msr_entry, kvm_segment, kvm_sregs, CpuId};
+use kvm_bindings::{kvm_msr_entry, kvm_regs, kvm_segment, kvm_sregs, CpuId};
 
 use crate::descriptors::TSS_SIZE;
 use crate::layout::{kernel_addr, kpage, selector};
@@ -46,6 +46,16 @@ pub const USER_RFLAGS: u64 = 0x0024_4dd5;
 pub const RFLAGS_FIXED: u64 = 0x202;
 /// Cleared on `syscall` entry, like Linux (TF DF IF IOPL NT AC).
 const SFMASK: u64 = 0x4_7700;
+
+/// A new vCPU's registers: at `rip` with stack `rsp`, all else zero.
+pub fn start_regs(rip: u64, rsp: u64) -> kvm_regs {
+    kvm_regs {
+        rip,
+        rsp,
+        rflags: RFLAGS_FIXED,
+        ..Default::default()
+    }
+}
 
 /// The rflags a return to user mode installs from what the guest supplied.
 pub fn user_rflags(requested: u64) -> u64 {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::descriptors;
 use crate::layout::{kernel_addr, kpage, vcpu_slot, KERNEL_SIZE, PAGE_SIZE};
+use crate::memory::Memory;
 use crate::paging;
 use crate::trampoline::{fast_code, trampoline};
 
@@ -21,15 +22,21 @@ unsafe impl Send for KernelArea {}
 unsafe impl Sync for KernelArea {}
 
 impl KernelArea {
-    /// Allocates the area and fills in everything a vCPU needs.
-    pub fn new() -> io::Result<Arc<KernelArea>> {
-        // SAFETY: a fresh anonymous mapping; nothing else is affected.
+    /// Allocates the area in `memory`'s kernel room and fills in everything
+    /// a vCPU needs. The area owns that room from now on.
+    pub fn new(memory: &Memory) -> io::Result<Arc<KernelArea>> {
+        let room = memory
+            .take_kernel_room()
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::EEXIST))?;
+        // SAFETY: the room is `KERNEL_SIZE` reserved bytes that `Memory`
+        // handed out once and no longer maps or unmaps; this replaces the
+        // reservation there.
         let host = unsafe {
             libc::mmap(
-                std::ptr::null_mut(),
+                room.cast(),
                 KERNEL_SIZE as usize,
                 libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED,
                 -1,
                 0,
             )

@@ -17,6 +17,7 @@ pub mod memory;
 mod paging;
 pub mod postbox;
 pub mod rangemap;
+mod setup;
 mod trampoline;
 mod vcpu;
 pub mod vdso;
@@ -25,6 +26,7 @@ mod vm;
 pub use error::VmError;
 pub use memory::{Access, CstrError, Fault, FileMapping, MappedFile, Memory, Region};
 pub use postbox::{PostBox, Request};
+pub use setup::spawn_quiet;
 pub use vcpu::{EntryMode, ExceptionInfo, Exit, FastState, KickHandle, Vcpu};
 pub use vm::{set_fast_syscalls, CpuState, Features, Vm};
 

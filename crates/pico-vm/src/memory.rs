@@ -15,13 +15,13 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
-use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap, GuestRegionMmap, MmapRegion};
 
-use crate::layout::{PAGE_SIZE, WINDOW_SIZE};
+use crate::layout::{KERNEL_SIZE, PAGE_SIZE, WINDOW_SIZE};
 use crate::rangemap::RangeMap;
 
 /// Linux protection bits, as in `mmap(2)`.
@@ -64,11 +64,28 @@ pub struct MappedFile {
 }
 
 impl MappedFile {
-    fn of(fd: BorrowedFd<'_>) -> MappedFile {
+    /// What `fd` is. `last`, the file of the previous file mapping, is
+    /// reused if `fd` is the same file: a program's or a library's segments
+    /// are mapped one after another, and resolving the name each time costs
+    /// a /proc lookup (a second name of the same file, a hard link mapped
+    /// right after the first, shows the first name).
+    fn of(fd: BorrowedFd<'_>, last: Option<&Arc<MappedFile>>) -> Arc<MappedFile> {
+        // SAFETY: fstat fills in the local stat buffer for a descriptor the
+        // caller keeps open.
+        let (dev, ino) = unsafe {
+            let mut st: libc::stat = std::mem::zeroed();
+            if libc::fstat(fd.as_raw_fd(), &mut st) == 0 {
+                (st.st_dev, st.st_ino)
+            } else {
+                (0, 0)
+            }
+        };
+        if let Some(last) = last.filter(|l| ino != 0 && (l.dev, l.ino) == (dev, ino)) {
+            return last.clone();
+        }
         let link = format!("/proc/self/fd/{}", fd.as_raw_fd());
-        let (dev, ino) = std::fs::metadata(&link).map_or((0, 0), |m| (m.dev(), m.ino()));
         let path = std::fs::read_link(&link).unwrap_or_default();
-        MappedFile { dev, ino, path }
+        Arc::new(MappedFile { dev, ino, path })
     }
 }
 
@@ -88,9 +105,14 @@ pub struct Fault {
 /// Host memory behind the guest's user address space.
 pub struct Memory {
     base: *mut u8,
-    /// Host bytes reserved (window plus alignment slack).
+    /// Host bytes reserved (window, room for the kernel area, alignment
+    /// slack).
     reserved: usize,
     reserved_at: *mut u8,
+    /// Whether the kernel room was handed out (its taker unmaps it).
+    kernel_room_taken: AtomicBool,
+    /// The file of the latest file mapping (see [`MappedFile::of`]).
+    last_file: Option<Arc<MappedFile>>,
     guest: GuestMemoryMmap,
     regions: RangeMap<Region>,
 }
@@ -122,10 +144,11 @@ fn check_mmap(ret: *mut libc::c_void, want: *mut u8) -> io::Result<()> {
 
 impl Memory {
     /// Reserves the window, aligned to 1 GiB so KVM can back the guest with
-    /// huge pages where the host has them.
+    /// huge pages where the host has them, and room right after it for the
+    /// kernel area (see [`Memory::take_kernel_room`]).
     pub fn new() -> io::Result<Memory> {
         const ALIGN: usize = 1 << 30;
-        let reserved = WINDOW_SIZE as usize + ALIGN;
+        let reserved = WINDOW_SIZE as usize + KERNEL_SIZE as usize + ALIGN;
         // SAFETY: a fresh anonymous PROT_NONE reservation; no existing memory
         // is affected.
         let at = unsafe {
@@ -161,6 +184,8 @@ impl Memory {
             base,
             reserved,
             reserved_at: at as *mut u8,
+            kernel_room_taken: AtomicBool::new(false),
+            last_file: None,
             guest,
             regions: RangeMap::new(),
         })
@@ -169,6 +194,18 @@ impl Memory {
     /// Host address of guest address 0.
     pub fn host_base(&self) -> u64 {
         self.base as u64
+    }
+
+    /// The reserved `KERNEL_SIZE` bytes right after the window, where the
+    /// kernel area goes so that one memory slot can cover it and the top of
+    /// the window; once only. From then on the taker owns (and unmaps) it.
+    pub(crate) fn take_kernel_room(&self) -> Option<*mut u8> {
+        let taken = self.kernel_room_taken.swap(true, Ordering::AcqRel);
+        (!taken).then(|| self.kernel_room())
+    }
+
+    fn kernel_room(&self) -> *mut u8 {
+        self.base.wrapping_add(WINDOW_SIZE as usize)
     }
 
     /// The guest's mappings.
@@ -232,9 +269,13 @@ impl Memory {
             )
         };
         check_mmap(ret, want)?;
-        let file = file.map(|(fd, offset)| FileMapping {
-            file: Arc::new(MappedFile::of(fd)),
-            origin: addr.wrapping_sub(offset),
+        let file = file.map(|(fd, offset)| {
+            let file = MappedFile::of(fd, self.last_file.as_ref());
+            self.last_file = Some(file.clone());
+            FileMapping {
+                file,
+                origin: addr.wrapping_sub(offset),
+            }
         });
         self.regions
             .insert(addr, addr + len, Region { prot, shared, file });
@@ -483,10 +524,25 @@ pub enum CstrError {
 
 impl Drop for Memory {
     fn drop(&mut self) {
-        // SAFETY: the reservation was made in `new` and nothing refers to it
-        // any more (the VM that used it as a memory slot is dropped first).
+        if !*self.kernel_room_taken.get_mut() {
+            // SAFETY: the reservation was made in `new` and nothing refers
+            // to it any more.
+            unsafe { libc::munmap(self.reserved_at.cast(), self.reserved) };
+            return;
+        }
+        // The reservation less the kernel room, which its taker unmaps.
+        let room = self.kernel_room();
+        let end = self.reserved_at.wrapping_add(self.reserved);
+        let after = room.wrapping_add(KERNEL_SIZE as usize);
+        // SAFETY: both ranges are parts of the reservation made in `new`, and
+        // nothing refers to them any more (the VM that used them as memory
+        // slots is dropped first).
         unsafe {
-            libc::munmap(self.reserved_at.cast(), self.reserved);
+            libc::munmap(
+                self.reserved_at.cast(),
+                room as usize - self.reserved_at as usize,
+            );
+            libc::munmap(after.cast(), end as usize - after as usize);
         }
     }
 }

@@ -130,15 +130,18 @@ impl Vcpu {
         cpuid: &CpuId,
         kernel: Arc<KernelArea>,
         features: Features,
-        rip: u64,
-        rsp: u64,
+        regs: kvm_regs,
+        [fs_base, gs_base]: [u64; 2],
     ) -> Result<Vcpu, VmError> {
         let slot = crate::layout::vcpu_slot(id);
         kernel.prepare_vcpu_slot(id);
         fd.set_cpuid2(cpuid)
             .map_err(VmError::kvm("KVM_SET_CPUID2"))?;
         let sregs = fd.get_sregs().map_err(VmError::kvm("KVM_GET_SREGS"))?;
-        fd.set_sregs(&cpu::initial_sregs(sregs, cpu::has_fsgsbase(cpuid), slot))
+        let mut sregs = cpu::initial_sregs(sregs, cpu::has_fsgsbase(cpuid), slot);
+        sregs.fs.base = fs_base;
+        sregs.gs.base = gs_base;
+        fd.set_sregs(&sregs)
             .map_err(VmError::kvm("KVM_SET_SREGS"))?;
         let t = trampoline();
         let fast = (id < VCPU_SLOT_COUNT && features.fast_syscalls).then(|| FastPage {
@@ -174,12 +177,6 @@ impl Vcpu {
         xcrs.xcrs[0].xcr = 0;
         xcrs.xcrs[0].value = cpu::xcr0(cpuid);
         fd.set_xcrs(&xcrs).map_err(VmError::kvm("KVM_SET_XCRS"))?;
-        let regs = kvm_regs {
-            rip,
-            rsp,
-            rflags: cpu::RFLAGS_FIXED,
-            ..Default::default()
-        };
         let mut vcpu = Vcpu {
             fd,
             kernel,
@@ -352,7 +349,12 @@ impl Vcpu {
     /// Restores FPU state saved by [`Vcpu::xsave`] (possibly edited by the
     /// guest: the bytes come from guest memory; KVM validates them).
     pub fn set_xsave(&mut self, bytes: &[u8]) -> Result<(), VmError> {
-        let mut x = self.fd.get_xsave().map_err(VmError::kvm("KVM_GET_XSAVE"))?;
+        let mut x = kvm_bindings::kvm_xsave::default();
+        // Whatever `bytes` leaves out stays as it is (one ioctl fewer
+        // when they cover it all, as a captured state does).
+        if bytes.len() < std::mem::size_of_val(&x.region) {
+            x = self.fd.get_xsave().map_err(VmError::kvm("KVM_GET_XSAVE"))?;
+        }
         for (word, chunk) in x.region.iter_mut().zip(bytes.chunks(4)) {
             let mut b = [0u8; 4];
             b[..chunk.len()].copy_from_slice(chunk);

@@ -1,10 +1,10 @@
 //! A pico process's VM: KVM set-up, memory slots, and the guest memory
 //! operations that must keep slots and host mappings in step.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::os::fd::BorrowedFd;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use kvm_bindings::{kvm_userspace_memory_region, CpuId, KVM_MAX_CPUID_ENTRIES};
 use kvm_ioctls::{Cap, Kvm, VmFd};
@@ -16,13 +16,14 @@ use crate::layout::{KERNEL_BASE, KERNEL_SIZE, SLOT_CHUNK, WINDOW_SIZE};
 use crate::memory::Memory;
 use crate::memory::{PROT_EXEC, PROT_READ, PROT_WRITE};
 use crate::paging::DIRECTORY_SPAN;
+use crate::setup::{ReadyVcpu, Setup};
 use crate::vcpu::Vcpu;
 use crate::vdso::{self, Vvar, VDSO};
 
 /// Retries a set-up ioctl a host signal interrupted (picorun's signal
 /// catchers do not use SA_RESTART, so blocking guest syscalls can be
 /// interrupted; set-up must not fail for it).
-fn retry_eintr<T>(
+pub(crate) fn retry_eintr<T>(
     mut op: impl FnMut() -> Result<T, kvm_ioctls::Error>,
 ) -> Result<T, kvm_ioctls::Error> {
     loop {
@@ -36,7 +37,7 @@ fn retry_eintr<T>(
 /// KVM_GET_SUPPORTED_CPUID, filtered, asked once per host process: it is
 /// constant and costs milliseconds on some hosts (4 ms here), which every
 /// exec and fork would otherwise pay.
-fn supported_cpuid(kvm: &Kvm) -> Result<CpuId, VmError> {
+pub(crate) fn supported_cpuid(kvm: &Kvm) -> Result<CpuId, VmError> {
     static CACHE: std::sync::OnceLock<CpuId> = std::sync::OnceLock::new();
     if let Some(cpuid) = CACHE.get() {
         return Ok(cpuid.clone());
@@ -80,15 +81,28 @@ pub struct CpuState {
 /// One pico process's virtual machine.
 pub struct Vm {
     // Field order is drop order: the VM goes before the memory behind it.
-    fd: VmFd,
-    kvm: Kvm,
+    fd: Arc<VmFd>,
+    kvm: Arc<Kvm>,
+    /// vCPU 0 and the CPUID table, being prepared on a helper thread.
+    setup: Mutex<Setup>,
+    /// vCPU 0 as prepared, until [`Vm::create_vcpu`] takes it.
+    prepared_vcpu: Mutex<Option<ReadyVcpu>>,
     kernel: Arc<KernelArea>,
     memory: Memory,
-    /// Window chunks that have a memory slot.
-    chunks: BTreeSet<u64>,
+    /// Window chunks that have a memory slot, and their slot numbers
+    /// (given out in order of first use: a program touches few chunks).
+    chunks: BTreeMap<u64, u32>,
+    /// Chunks (and their slot numbers) whose slots wait until the set-up
+    /// thread has the CPUID table: while it is in KVM_GET_SUPPORTED_CPUID
+    /// (~0.3 ms of host `cpuid`s on PVM, not preemptible) a slot
+    /// registration, which waits out an SRCU grace period, takes that long.
+    /// `None` once they are registered, as all later ones are at once.
+    deferred_slots: Mutex<Option<Vec<(u64, u32)>>>,
     /// Window GiBs that have a page directory.
     gibs: BTreeSet<u64>,
-    cpuid: CpuId,
+    /// KVM's CPUID table, filtered: from the set-up thread, or asked for
+    /// when first needed if it had none.
+    cpuid: OnceLock<CpuId>,
     features: Features,
     /// Where the vvar page is (the vDSO follows it) and its host view.
     vdso: Option<(u64, Arc<Vvar>)>,
@@ -101,48 +115,99 @@ pub struct Vm {
 /// A later vCPU's TSC further than this (in ticks) from the first's is set.
 const TSC_SKEW_LIMIT: i64 = 1_000_000;
 
+/// The slot of the window's top chunk, which also covers the kernel area
+/// right above it (the stack and the vDSO are in that chunk: every program
+/// needs it, and one slot costs less than two).
 const KERNEL_SLOT: u32 = 0;
+const TOP_CHUNK: u64 = WINDOW_SIZE / SLOT_CHUNK - 1;
 
 impl Vm {
+    /// A new VM with no user memory. Its vCPU 0 is prepared on a helper
+    /// thread meanwhile (see `setup.rs`): [`Vm::create_vcpu`] takes it.
     pub fn new() -> Result<Vm, VmError> {
-        let kvm = Kvm::new().map_err(kvm_open_error)?;
+        let kvm = Arc::new(Kvm::new().map_err(kvm_open_error)?);
         if !kvm.check_extension(Cap::UserMemory) {
             return Err(VmError::Unsupported("user memory slots".into()));
         }
         let sync_regs =
             kvm.check_extension_int(Cap::SyncRegs) & kvm_bindings::KVM_SYNC_X86_REGS as i32 != 0;
-        let fd = retry_eintr(|| kvm.create_vm()).map_err(VmError::kvm("KVM_CREATE_VM"))?;
-        let kernel = KernelArea::new().map_err(|source| VmError::Memory {
-            op: "kernel area",
-            source,
-        })?;
+        let features = Features {
+            sync_regs,
+            fast_syscalls: !FAST_SYSCALLS_OFF.load(std::sync::atomic::Ordering::Relaxed),
+        };
         let memory = Memory::new().map_err(|source| VmError::Memory {
             op: "reserve window",
             source,
         })?;
-        let cpuid = supported_cpuid(&kvm)?;
-        let vm = Vm {
+        let kernel = KernelArea::new(&memory).map_err(|source| VmError::Memory {
+            op: "kernel area",
+            source,
+        })?;
+        let setup = Setup::start(kvm.clone(), kernel.clone(), features);
+        let fd = Arc::new(retry_eintr(|| kvm.create_vm()).map_err(VmError::kvm("KVM_CREATE_VM"))?);
+        // On failure vCPU 0 is created again when asked for, which reports why.
+        if let Ok(vcpu) = retry_eintr(|| fd.create_vcpu(0)) {
+            setup.give_vcpu(vcpu);
+        }
+        let mut vm = Vm {
             fd,
             kvm,
+            setup: Mutex::new(setup),
+            prepared_vcpu: Mutex::new(None),
             kernel,
             memory,
-            chunks: BTreeSet::new(),
+            chunks: BTreeMap::new(),
+            deferred_slots: Mutex::new(Some(Vec::new())),
             gibs: BTreeSet::new(),
-            cpuid,
-            features: Features {
-                sync_regs,
-                fast_syscalls: !FAST_SYSCALLS_OFF.load(std::sync::atomic::Ordering::Relaxed),
-            },
+            cpuid: OnceLock::new(),
+            features,
             vdso: None,
             tsc_offset: OnceLock::new(),
         };
-        vm.add_slot(KERNEL_SLOT, KERNEL_BASE, KERNEL_SIZE, vm.kernel.host_addr())?;
+        vm.chunks.insert(TOP_CHUNK, KERNEL_SLOT);
+        vm.add_chunk_slot(TOP_CHUNK, KERNEL_SLOT)?;
         Ok(vm)
+    }
+
+    /// The CPUID table vCPUs get. Finishes the set-up, if any.
+    fn cpuid(&self) -> Result<&CpuId, VmError> {
+        self.finish_setup()?;
+        if let Some(cpuid) = self.cpuid.get() {
+            return Ok(cpuid);
+        }
+        let cpuid = supported_cpuid(&self.kvm)?;
+        Ok(self.cpuid.get_or_init(|| cpuid))
+    }
+
+    /// Finishes the set-up (see `setup.rs`), if not done yet, and registers
+    /// the slots that waited for it.
+    fn finish_setup(&self) -> Result<(), VmError> {
+        // The slots are registered once the helper is past
+        // KVM_GET_SUPPORTED_CPUID (alongside it they wait the longest),
+        // while it may still be setting vCPU 0 up.
+        let prepared = self
+            .setup
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take(|| self.register_deferred_slots());
+        if let Some(prepared) = prepared {
+            let prepared = prepared?;
+            let _ = self.cpuid.set(prepared.cpuid);
+            *self.prepared_vcpu() = prepared.vcpu;
+        }
+        self.register_deferred_slots()
+    }
+
+    fn prepared_vcpu(&self) -> std::sync::MutexGuard<'_, Option<ReadyVcpu>> {
+        self.prepared_vcpu.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Bytes of XSAVE state the guest's enabled features need (CPUID 0xD).
     pub fn xsave_size(&self) -> usize {
-        self.cpuid
+        let Ok(cpuid) = self.cpuid() else {
+            return 512 + 64;
+        };
+        cpuid
             .as_slice()
             .iter()
             .find(|e| e.function == 0xd && e.index == 0)
@@ -153,11 +218,21 @@ impl Vm {
 
     /// The XCR0 value vCPUs run with.
     pub fn xcr0(&self) -> u64 {
-        crate::cpu::xcr0(&self.cpuid)
+        self.cpuid().map_or(0x3, crate::cpu::xcr0)
     }
 
     pub fn features(&self) -> Features {
         self.features
+    }
+
+    /// The VM's descriptor, to hand the VM to another process: KVM
+    /// destroys a VM (~0.5 ms of kernel work on some hosts) when its last
+    /// descriptor closes, in whichever process that is.
+    pub fn vm_fd(&self) -> BorrowedFd<'_> {
+        use std::os::fd::AsRawFd;
+        // SAFETY: the descriptor is the VM fd this Vm owns, open for as
+        // long as the borrow of `self`.
+        unsafe { BorrowedFd::borrow_raw(self.fd.as_raw_fd()) }
     }
 
     /// The guest's user memory, for reads, writes and checks.
@@ -167,25 +242,50 @@ impl Vm {
 
     /// Creates vCPU `id`, ready to run ring-3 code at `rip` with stack `rsp`.
     pub fn create_vcpu(&self, id: u64, rip: u64, rsp: u64) -> Result<Vcpu, VmError> {
+        let start = CpuState {
+            regs: crate::cpu::start_regs(rip, rsp),
+            fs_base: 0,
+            gs_base: 0,
+            xsave: Vec::new(),
+        };
+        self.new_vcpu(id, &start)
+    }
+
+    /// vCPU `id` with `state`'s registers and segment bases (not its FPU
+    /// state): vCPU 0 as the set-up thread prepared it, if it did.
+    fn new_vcpu(&self, id: u64, state: &CpuState) -> Result<Vcpu, VmError> {
+        self.finish_setup()?;
+        if id == 0 {
+            let prepared = self.prepared_vcpu().take();
+            if let Some((mut vcpu, offset)) = prepared {
+                *vcpu.regs_mut() = state.regs;
+                if state.fs_base != 0 || state.gs_base != 0 {
+                    vcpu.set_segment_bases(state.fs_base, state.gs_base)?;
+                }
+                self.line_up_tsc(&vcpu, offset);
+                return Ok(vcpu);
+            }
+        }
         let fd =
             retry_eintr(|| self.fd.create_vcpu(id)).map_err(VmError::kvm("KVM_CREATE_VCPU"))?;
         let vcpu = Vcpu::new(
             fd,
             id,
-            &self.cpuid,
+            self.cpuid()?,
             self.kernel.clone(),
             self.features,
-            rip,
-            rsp,
+            state.regs,
+            [state.fs_base, state.gs_base],
         )?;
-        self.line_up_tsc(&vcpu);
+        self.line_up_tsc(&vcpu, vcpu.tsc_offset().ok());
         Ok(vcpu)
     }
 
-    /// Records the first vCPU's TSC offset; sets a later one's to match if
-    /// KVM did not (older kernels start a late vCPU's TSC at 0).
-    fn line_up_tsc(&self, vcpu: &Vcpu) {
-        let Ok(mine) = vcpu.tsc_offset() else {
+    /// Records the first vCPU's TSC offset (`mine`, as measured); sets a
+    /// later one's to match if KVM did not (older kernels start a late
+    /// vCPU's TSC at 0).
+    fn line_up_tsc(&self, vcpu: &Vcpu, mine: Option<u64>) {
+        let Some(mine) = mine else {
             return;
         };
         let first = *self.tsc_offset.get_or_init(|| mine);
@@ -206,22 +306,13 @@ impl Vm {
     /// parent (KVM refuses a VM from another mm). Builds a new VM over this
     /// process's copy-on-write copy of the guest memory and kernel area.
     pub fn renew_after_fork(&mut self) -> Result<(), VmError> {
-        self.fd = retry_eintr(|| self.kvm.create_vm()).map_err(VmError::kvm("KVM_CREATE_VM"))?;
+        self.fd =
+            Arc::new(retry_eintr(|| self.kvm.create_vm()).map_err(VmError::kvm("KVM_CREATE_VM"))?);
         self.tsc_offset = OnceLock::new();
-        self.add_slot(
-            KERNEL_SLOT,
-            KERNEL_BASE,
-            KERNEL_SIZE,
-            self.kernel.host_addr(),
-        )?;
-        for &chunk in &self.chunks {
-            let guest = chunk * SLOT_CHUNK;
-            self.add_slot(
-                1 + chunk as u32,
-                guest,
-                SLOT_CHUNK,
-                self.memory.host_base() + guest,
-            )?;
+        // A vCPU of the parent's VM, had it not been taken, is of no use.
+        *self.prepared_vcpu() = None;
+        for (&chunk, &slot) in &self.chunks {
+            self.add_chunk_slot(chunk, slot)?;
         }
         // The vvar page is shared with the parent's host process: the
         // child gets its own (its TSC offset and its updater are its own).
@@ -273,8 +364,8 @@ impl Vm {
 
     /// Creates vCPU `id` resuming the user state `state` (fork, threads).
     pub fn create_vcpu_from(&self, id: u64, state: &CpuState) -> Result<Vcpu, VmError> {
-        let mut vcpu = self.create_vcpu(id, state.regs.rip, state.regs.rsp)?;
-        self.reset_vcpu(&mut vcpu, state)?;
+        let mut vcpu = self.new_vcpu(id, state)?;
+        vcpu.set_xsave(&state.xsave)?;
         Ok(vcpu)
     }
 
@@ -286,7 +377,52 @@ impl Vm {
         vcpu.set_xsave(&state.xsave)
     }
 
-    fn add_slot(&self, slot: u32, guest: u64, size: u64, host: u64) -> Result<(), VmError> {
+    /// Registers `slot` for window chunk `chunk`, or defers it while vCPU 0
+    /// is being set up.
+    fn add_chunk_slot(&self, chunk: u64, slot: u32) -> Result<(), VmError> {
+        let mut deferred = self
+            .deferred_slots
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(list) = deferred.as_mut() {
+            list.push((chunk, slot));
+            return Ok(());
+        }
+        drop(deferred);
+        self.register_chunk_slot(chunk, slot)
+    }
+
+    /// Registers the slots that waited for vCPU 0's set-up; from now on
+    /// slots are registered when needed.
+    fn register_deferred_slots(&self) -> Result<(), VmError> {
+        let deferred = self
+            .deferred_slots
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        for (chunk, slot) in deferred.unwrap_or_default() {
+            self.register_chunk_slot(chunk, slot)?;
+        }
+        Ok(())
+    }
+
+    /// The slot of window chunk `chunk`: the top chunk's reaches on over
+    /// the kernel area.
+    fn register_chunk_slot(&self, chunk: u64, slot: u32) -> Result<(), VmError> {
+        let guest = chunk * SLOT_CHUNK;
+        let size = if chunk == TOP_CHUNK {
+            debug_assert_eq!(
+                self.kernel.host_addr(),
+                self.memory.host_base() + KERNEL_BASE
+            );
+            SLOT_CHUNK + KERNEL_SIZE
+        } else {
+            SLOT_CHUNK
+        };
+        self.register_slot(slot, guest, size, self.memory.host_base() + guest)
+    }
+
+    fn register_slot(&self, slot: u32, guest: u64, size: u64, host: u64) -> Result<(), VmError> {
         let region = kvm_userspace_memory_region {
             slot,
             flags: 0,
@@ -294,10 +430,11 @@ impl Vm {
             memory_size: size,
             userspace_addr: host,
         };
-        // SAFETY: `host` is a mapping of `size` bytes owned by this Vm (the
-        // kernel area or part of the window), which outlives the VM fd
-        // (field order); it is never unmapped while the slot exists, only
-        // replaced by other mappings at the same addresses.
+        // SAFETY: `host` is `size` bytes of this Vm's window reservation (a
+        // chunk of the window, the top one with the kernel area right above
+        // it), which outlives the VM fd (field order); it is never unmapped
+        // while the slot exists, only replaced by other mappings at the same
+        // addresses.
         unsafe { self.fd.set_user_memory_region(region) }
             .map_err(VmError::kvm("KVM_SET_USER_MEMORY_REGION"))
     }
@@ -316,12 +453,13 @@ impl Vm {
         }
         let mut chunk = addr / SLOT_CHUNK;
         while chunk * SLOT_CHUNK < end {
-            if !self.chunks.contains(&chunk) {
-                let guest = chunk * SLOT_CHUNK;
-                let slot = 1 + chunk as u32;
-                self.add_slot(slot, guest, SLOT_CHUNK, self.memory.host_base() + guest)
+            if !self.chunks.contains_key(&chunk) {
+                // Slot numbers: the kernel slot's is taken, and so is one
+                // per chunk in the map.
+                let slot = KERNEL_SLOT + self.chunks.len() as u32;
+                self.add_chunk_slot(chunk, slot)
                     .map_err(|e| io::Error::other(e.to_string()))?;
-                self.chunks.insert(chunk);
+                self.chunks.insert(chunk, slot);
             }
             chunk += 1;
         }

@@ -94,13 +94,16 @@ pub enum Origin {
     Listing(Listing, Arc<[u8]>),
     /// Generated content: readlink of its `fd/N` names this path.
     File(Arc<[u8]>),
+    /// Opened under `--root` ([`crate::rootfs`]) at this guest path; `ro`
+    /// when on a read-only mount (fchmod and the like refuse with EROFS).
+    Rooted { path: Arc<[u8]>, ro: bool },
 }
 
 impl Origin {
     /// The directory that relative paths start from, if this is one.
-    fn anchor(&self) -> Option<&[u8]> {
+    pub fn anchor(&self) -> Option<&[u8]> {
         match self {
-            Origin::Dir(p) | Origin::Listing(_, p) => Some(p),
+            Origin::Dir(p) | Origin::Listing(_, p) | Origin::Rooted { path: p, .. } => Some(p),
             Origin::File(_) => None,
         }
     }
@@ -160,8 +163,13 @@ impl State {
         state
     }
 
-    /// Re-reads the cwd (the host's is the guest's) after chdir/fchdir.
+    /// Re-reads the cwd (the host's is the guest's, or under `--root` the
+    /// one [`crate::rootfs`] keeps) after chdir/fchdir.
     pub fn cwd_changed(&mut self) {
+        if let Some(ns) = crate::rootfs::get() {
+            self.cwd = Some(ns.cwd().to_vec());
+            return;
+        }
         self.cwd = std::env::current_dir()
             .ok()
             .map(|p| p.into_os_string().into_encoded_bytes());
@@ -185,6 +193,14 @@ impl Resolved {
     /// The host path to use instead of the guest's (with `AT_FDCWD`).
     pub fn host_path(&self) -> Option<&CStr> {
         self.host.as_deref()
+    }
+
+    /// The guest descriptor a `fd/N` path names (followed or not).
+    pub fn node_fd(&self) -> Option<u64> {
+        match self.node {
+            Some(Node::Fd(fd) | Node::FdLink(fd)) => Some(fd),
+            _ => None,
+        }
     }
 
     /// What a descriptor opened on this path must remember.

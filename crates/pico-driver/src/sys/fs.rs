@@ -3,7 +3,7 @@
 //! the guest's chdir moves) or a translated directory descriptor, after
 //! [`procfs`] has had its say about `/proc/self` and `/dev/fd` paths.
 
-use std::ffi::CStr;
+use std::ffi::{CStr, CString};
 
 use pico_abi::Errno;
 
@@ -11,6 +11,7 @@ use super::{Args, SysResult};
 use crate::fd::FdEntry;
 use crate::host::{self, GuestBuf, HostArg};
 use crate::procfs::{self, Origin, Resolved};
+use crate::rootfs::{self, Intent};
 use crate::task::Task;
 
 pub(super) const AT_FDCWD: i32 = -100;
@@ -36,33 +37,197 @@ fn dirfd(t: &Task, raw: u64, path: &CStr) -> Result<HostArg<'static>, Errno> {
 }
 
 /// A guest `(dirfd, path)` as the host must see it: procfs may have named
-/// another host path for it.
+/// another host path for it, and under `--root` [`rootfs`] has resolved it
+/// inside the guest's namespace.
 pub(super) struct At {
     pub(super) dir: HostArg<'static>,
     resolved: Resolved,
+    rooted: Option<Rooted>,
+    /// Under `--root`: what is named lies on a read-only mount (a
+    /// descriptor's file reached through procfs).
+    ro: bool,
+}
+
+/// A path resolved by [`rootfs`]: the host acts on `host` (with `AT_FDCWD`).
+pub(super) struct Rooted {
+    pub(super) found: rootfs::Found,
+    host: CString,
+    _pinned: Option<std::os::fd::OwnedFd>,
 }
 
 impl At {
-    /// The path to pass with `dir`: procfs's, or the guest's own.
+    /// The path to pass with `dir`: the resolver's, procfs's, or the guest's own.
     pub(super) fn path<'a>(&'a self, guest: &'a CStr) -> &'a CStr {
+        if let Some(r) = &self.rooted {
+            return &r.host;
+        }
         self.resolved.host_path().unwrap_or(guest)
+    }
+
+    /// Under `--root`, refuses what the mount does not allow (`EROFS`).
+    pub(super) fn check(&self, intent: Intent) -> Result<(), Errno> {
+        let Some(ns) = rootfs::get() else {
+            return Ok(());
+        };
+        if let Some(r) = &self.rooted {
+            return ns.check(&r.found, intent);
+        }
+        let writes = match intent {
+            Intent::Modify => true,
+            Intent::Open(f) => f & 0o3 != 0 || f & (libc::O_TRUNC | libc::O_CREAT) as u64 != 0,
+        };
+        if self.ro && writes {
+            return Err(Errno::EROFS);
+        }
+        Ok(())
+    }
+
+    /// The mount the final name is in, under `--root`.
+    pub(super) fn mount(&self) -> Option<usize> {
+        self.rooted.as_ref().map(|r| r.found.mount())
+    }
+}
+
+/// Whether guest descriptor `fd` is, under `--root`, on a read-only mount
+/// (or in `/proc` or `/dev`): fchmod and the like refuse with `EROFS`.
+pub(super) fn fd_read_only(t: &Task, fd: u64) -> bool {
+    if rootfs::get().is_none() {
+        return false;
+    }
+    match t.fds.get(fd).ok().and_then(|v| v.origin) {
+        Some(Origin::Rooted { ro, .. }) => ro,
+        Some(Origin::Dir(p)) => &*p != b"/",
+        Some(Origin::Listing(..) | Origin::File(_)) => true,
+        None => false,
+    }
+}
+
+/// [`fd_read_only`] as an error.
+pub(super) fn fd_writable(t: &Task, fd: u64) -> Result<(), Errno> {
+    if fd_read_only(t, fd) {
+        return Err(Errno::EROFS);
+    }
+    Ok(())
+}
+
+/// Under `--root`: the guest path of descriptor `fd`, from what it was
+/// opened as, else from its host path (`EACCES` if that lies outside the
+/// guest's namespace, `ENOTDIR` if it is no path at all).
+pub(crate) fn guest_path_of_fd(
+    t: &Task,
+    ns: &rootfs::Namespace,
+    fd: u64,
+) -> Result<Vec<u8>, Errno> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::ffi::OsStrExt;
+    let view = t.fds.get(fd)?;
+    if let Some(p) = view.origin.as_ref().and_then(Origin::anchor) {
+        return Ok(p.to_vec());
+    }
+    let host = std::fs::read_link(format!("/proc/self/fd/{}", view.file.as_raw_fd()))
+        .map_err(|_| Errno::EBADF)?;
+    match ns.guest_view(host.as_os_str().as_bytes()) {
+        Some(p) if p.first() == Some(&b'/') => Ok(p),
+        Some(_) => Err(Errno::ENOTDIR),
+        None => Err(Errno::EACCES),
     }
 }
 
 /// Resolves a guest `(dirfd, path)`, following a final symlink if `follow`.
 pub(super) fn at(t: &Task, raw: u64, path: &CStr, follow: bool) -> Result<At, Errno> {
+    at_mode(t, raw, path, follow, true)
+}
+
+/// [`at`]; under `--root` with `pin`, a followed final name is pinned as
+/// a descriptor first (for host calls that follow it; not for open, which
+/// uses the resolver's own `openat2`).
+pub(super) fn at_mode(
+    t: &Task,
+    raw: u64,
+    path: &CStr,
+    follow: bool,
+    pin: bool,
+) -> Result<At, Errno> {
     let resolved = procfs::resolve(t, raw, path, follow)?;
+    if let Some(ns) = rootfs::get() {
+        return rooted_at(t, ns, raw, path, follow, pin, resolved);
+    }
     let dir = match resolved.host_path() {
         Some(_) => HostArg::Int(AT_FDCWD as i64 as u64),
         None => dirfd(t, raw, path)?,
     };
-    Ok(At { dir, resolved })
+    Ok(At {
+        dir,
+        resolved,
+        rooted: None,
+        ro: false,
+    })
+}
+
+fn rooted_at(
+    t: &Task,
+    ns: &rootfs::Namespace,
+    raw: u64,
+    path: &CStr,
+    follow: bool,
+    pin: bool,
+    resolved: Resolved,
+) -> Result<At, Errno> {
+    let cwd = HostArg::Int(AT_FDCWD as i64 as u64);
+    if let Some(host) = resolved.host_path() {
+        // procfs's host paths: the guest's own descriptors, its program,
+        // its comm. Only a descriptor itself, not a path through one.
+        let ro = match resolved.node_fd() {
+            Some(fd) => fd_read_only(t, fd),
+            None if host.to_bytes() == b"/proc/thread-self/comm" => false,
+            None if host.to_bytes().starts_with(b"/proc/self/fd/") => return Err(Errno::EACCES),
+            None => true,
+        };
+        return Ok(At {
+            dir: cwd,
+            resolved,
+            rooted: None,
+            ro,
+        });
+    }
+    let base: Vec<u8> = if path.to_bytes().first() == Some(&b'/') {
+        b"/".to_vec()
+    } else if raw as i32 == AT_FDCWD {
+        ns.cwd().to_vec()
+    } else {
+        guest_path_of_fd(t, ns, raw)?
+    };
+    let found = ns.resolve(&base, path.to_bytes(), follow)?;
+    let (host, pinned) = if pin && follow && found.magic.is_none() {
+        let fd = found.pin()?;
+        let host = CString::new(format!(
+            "/proc/self/fd/{}",
+            std::os::fd::AsRawFd::as_raw_fd(&fd)
+        ))
+        .map_err(|_| Errno::ENOENT)?;
+        (host, Some(fd))
+    } else {
+        (found.host_path()?, None)
+    };
+    Ok(At {
+        dir: cwd,
+        resolved,
+        rooted: Some(Rooted {
+            found,
+            host,
+            _pinned: pinned,
+        }),
+        ro: false,
+    })
 }
 
 /// [`at`] for calls that take `AT_EMPTY_PATH` (the descriptor itself) and
 /// `AT_SYMLINK_NOFOLLOW`.
 fn at_flags(t: &Task, raw: u64, path: &CStr, flags: u64) -> Result<At, Errno> {
     if path.to_bytes().is_empty() && flags & libc::AT_EMPTY_PATH as u64 != 0 {
+        if raw as i32 == AT_FDCWD && rootfs::get().is_some() {
+            return at_mode(t, raw, c".", true, true);
+        }
         let dir = if raw as i32 == AT_FDCWD {
             HostArg::Int(AT_FDCWD as i64 as u64)
         } else {
@@ -71,6 +236,8 @@ fn at_flags(t: &Task, raw: u64, path: &CStr, flags: u64) -> Result<At, Errno> {
         return Ok(At {
             dir,
             resolved: Resolved::default(),
+            rooted: None,
+            ro: raw as i32 != AT_FDCWD && fd_read_only(t, raw),
         });
     }
     at(t, raw, path, flags & AT_SYMLINK_NOFOLLOW == 0)
@@ -136,19 +303,32 @@ pub(crate) fn install_pair(t: &mut Task, ends: [i32; 2], cloexec: bool, addr: u6
 pub fn openat(t: &mut Task, a: &Args) -> SysResult {
     let path = t.path(a[1])?;
     let flags = a[2];
-    let at = at(t, a[0], &path, flags & libc::O_NOFOLLOW as u64 == 0)?;
-    let origin = at.resolved.origin(t);
+    let at = at_mode(t, a[0], &path, flags & libc::O_NOFOLLOW as u64 == 0, false)?;
+    at.check(Intent::Open(flags))?;
+    let mut origin = at.resolved.origin(t);
     let file = match procfs::open(t, &at.resolved, flags)? {
         Some(file) => file,
-        None => host::own_fd(host::call(
-            libc::SYS_openat,
-            &[
-                at.dir,
-                HostArg::Str(at.path(&path)),
-                (flags | O_CLOEXEC).into(),
-                a[3].into(),
-            ],
-        )?),
+        None => match (&at.rooted, rootfs::get()) {
+            (Some(r), Some(ns)) => {
+                let file = ns.open(&r.found, flags, a[3])?;
+                if origin.is_none() {
+                    origin = Some(Origin::Rooted {
+                        path: std::sync::Arc::from(r.found.guest.as_slice()),
+                        ro: r.found.read_only(),
+                    });
+                }
+                file
+            }
+            _ => host::own_fd(host::call(
+                libc::SYS_openat,
+                &[
+                    at.dir,
+                    HostArg::Str(at.path(&path)),
+                    (flags | O_CLOEXEC).into(),
+                    a[3].into(),
+                ],
+            )?),
+        },
     };
     let entry = FdEntry {
         file,
@@ -460,7 +640,28 @@ pub fn readlinkat(t: &mut Task, a: &Args) -> SysResult {
         &path,
         AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH as u64,
     )?;
-    if let Some(target) = procfs::readlink(t, &at.resolved) {
+    let ns = rootfs::get();
+    let magic = at.rooted.as_ref().and_then(|r| r.found.magic.clone());
+    let target = match magic {
+        Some(m) => Some(m),
+        None => procfs::readlink(t, &at.resolved),
+    };
+    // Under --root the guest sees guest paths: host link text is mapped.
+    let target = match (target, ns, at.resolved.host_path()) {
+        (Some(text), Some(ns), _) if at.rooted.is_none() => {
+            Some(ns.guest_view(&text).unwrap_or(text))
+        }
+        (None, Some(ns), Some(host)) => {
+            let link = std::fs::read_link(
+                <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(host.to_bytes()),
+            )
+            .map_err(Errno::from)?;
+            let text = link.into_os_string().into_encoded_bytes();
+            Some(ns.guest_view(&text).unwrap_or(text))
+        }
+        (other, _, _) => other,
+    };
+    if let Some(target) = target {
         let n = target.len().min(a[3] as usize);
         t.write_bytes(a[2], target.get(..n).unwrap_or_default())?;
         return Ok(n as u64);
@@ -489,6 +690,15 @@ pub fn readlink(t: &mut Task, a: &Args) -> SysResult {
 
 /// getcwd(2).
 pub fn getcwd(t: &mut Task, a: &Args) -> SysResult {
+    if let Some(ns) = rootfs::get() {
+        let mut cwd = ns.cwd().to_vec();
+        cwd.push(0);
+        if (cwd.len() as u64) > a[1] {
+            return Err(Errno::ERANGE);
+        }
+        t.write_bytes(a[0], &cwd)?;
+        return Ok(cwd.len() as u64);
+    }
     let buf = GuestBuf::prefix(&t.vm.memory(), a[0], a[1], pico_vm::Access::Write)?;
     host::call(libc::SYS_getcwd, &[buf.into(), (buf.len() as u64).into()])
 }
@@ -496,6 +706,25 @@ pub fn getcwd(t: &mut Task, a: &Args) -> SysResult {
 /// chdir(2).
 pub fn chdir(t: &mut Task, a: &Args) -> SysResult {
     let path = t.path(a[0])?;
+    if let Some(ns) = rootfs::get() {
+        let at = at_mode(t, AT_FDCWD as i64 as u64, &path, true, false)?;
+        let guest = match (&at.rooted, at.resolved.node_fd()) {
+            (Some(r), _) => {
+                let dir = ns.open(&r.found, (libc::O_PATH | libc::O_DIRECTORY) as u64, 0)?;
+                search_permission(std::os::fd::AsRawFd::as_raw_fd(&dir))?;
+                r.found.guest.clone()
+            }
+            (None, Some(fd)) => {
+                let guest = guest_path_of_fd(t, ns, fd)?;
+                is_dir(t.fds.host(fd)?)?;
+                guest
+            }
+            (None, None) => return Err(Errno::ENOTDIR),
+        };
+        ns.set_cwd(&guest);
+        t.procfs.cwd_changed();
+        return Ok(0);
+    }
     let at = at(t, AT_FDCWD as i64 as u64, &path, true)?;
     let r = host::call(libc::SYS_chdir, &[HostArg::Str(at.path(&path))])?;
     t.procfs.cwd_changed();
@@ -505,15 +734,53 @@ pub fn chdir(t: &mut Task, a: &Args) -> SysResult {
 /// fchdir(2).
 pub fn fchdir(t: &mut Task, a: &Args) -> SysResult {
     let fd = t.fds.host(a[0])?;
+    if let Some(ns) = rootfs::get() {
+        is_dir(fd)?;
+        let guest = guest_path_of_fd(t, ns, a[0])?;
+        search_permission(fd)?;
+        ns.set_cwd(&guest);
+        t.procfs.cwd_changed();
+        return Ok(0);
+    }
     let r = host::call(libc::SYS_fchdir, &[HostArg::Fd(fd)])?;
     t.procfs.cwd_changed();
     Ok(r)
+}
+
+/// `ENOTDIR` unless host descriptor `fd` is a directory.
+fn is_dir(fd: i32) -> Result<(), Errno> {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::zeroed();
+    host::call(
+        libc::SYS_fstat,
+        &[HostArg::Fd(fd), HostArg::Local(st.as_mut_ptr().cast())],
+    )?;
+    // SAFETY: fstat succeeded, so it filled the whole struct.
+    let st = unsafe { st.assume_init() };
+    if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
+        return Err(Errno::ENOTDIR);
+    }
+    Ok(())
+}
+
+/// chdir's search-permission check on a directory descriptor.
+fn search_permission(fd: i32) -> Result<(), Errno> {
+    host::call(
+        libc::SYS_faccessat2,
+        &[
+            HostArg::Fd(fd),
+            HostArg::Str(c""),
+            (libc::X_OK as u64).into(),
+            (libc::AT_EMPTY_PATH as u64).into(),
+        ],
+    )
+    .map(|_| ())
 }
 
 /// mkdirat(2).
 pub fn mkdirat(t: &mut Task, a: &Args) -> SysResult {
     let path = t.path(a[1])?;
     let at = at(t, a[0], &path, false)?;
+    at.check(Intent::Modify)?;
     host::call(
         libc::SYS_mkdirat,
         &[at.dir, HostArg::Str(at.path(&path)), a[2].into()],
@@ -529,6 +796,7 @@ pub fn mkdir(t: &mut Task, a: &Args) -> SysResult {
 pub fn unlinkat(t: &mut Task, a: &Args) -> SysResult {
     let path = t.path(a[1])?;
     let at = at(t, a[0], &path, false)?;
+    at.check(Intent::Modify)?;
     host::call(
         libc::SYS_unlinkat,
         &[at.dir, HostArg::Str(at.path(&path)), a[2].into()],
@@ -554,6 +822,11 @@ pub fn renameat2(t: &mut Task, a: &Args) -> SysResult {
     let new = t.path(a[3])?;
     let old_at = at(t, a[0], &old, false)?;
     let new_at = at(t, a[2], &new, false)?;
+    old_at.check(Intent::Modify)?;
+    new_at.check(Intent::Modify)?;
+    if old_at.mount() != new_at.mount() {
+        return Err(Errno::EXDEV);
+    }
     host::call(
         libc::SYS_renameat2,
         &[
@@ -590,6 +863,10 @@ pub fn linkat(t: &mut Task, a: &Args) -> SysResult {
     };
     let old_at = at_flags(t, a[0], &old, a[4] & libc::AT_EMPTY_PATH as u64 | nofollow)?;
     let new_at = at(t, a[2], &new, false)?;
+    new_at.check(Intent::Modify)?;
+    if rootfs::get().is_some() && old_at.mount() != new_at.mount() {
+        return Err(Errno::EXDEV);
+    }
     host::call(
         libc::SYS_linkat,
         &[
@@ -613,6 +890,7 @@ pub fn symlinkat(t: &mut Task, a: &Args) -> SysResult {
     let target = t.path(a[0])?;
     let path = t.path(a[2])?;
     let at = at(t, a[1], &path, false)?;
+    at.check(Intent::Modify)?;
     host::call(
         libc::SYS_symlinkat,
         &[HostArg::Str(&target), at.dir, HostArg::Str(at.path(&path))],
@@ -628,6 +906,7 @@ pub fn symlink(t: &mut Task, a: &Args) -> SysResult {
 pub fn fchmodat(t: &mut Task, a: &Args) -> SysResult {
     let path = t.path(a[1])?;
     let at = at(t, a[0], &path, true)?;
+    at.check(Intent::Modify)?;
     host::call(
         libc::SYS_fchmodat,
         &[at.dir, HostArg::Str(at.path(&path)), a[2].into()],
@@ -641,6 +920,7 @@ pub fn chmod(t: &mut Task, a: &Args) -> SysResult {
 
 /// fchmod(2).
 pub fn fchmod(t: &mut Task, a: &Args) -> SysResult {
+    fd_writable(t, a[0])?;
     let fd = t.fds.host(a[0])?;
     host::call(libc::SYS_fchmod, &[HostArg::Fd(fd), a[1].into()])
 }
@@ -649,6 +929,7 @@ pub fn fchmod(t: &mut Task, a: &Args) -> SysResult {
 pub fn fchownat(t: &mut Task, a: &Args) -> SysResult {
     let path = t.path(a[1])?;
     let at = at_flags(t, a[0], &path, a[4])?;
+    at.check(Intent::Modify)?;
     host::call(
         libc::SYS_fchownat,
         &[
@@ -683,6 +964,7 @@ pub fn lchown(t: &mut Task, a: &Args) -> SysResult {
 
 /// fchown(2).
 pub fn fchown(t: &mut Task, a: &Args) -> SysResult {
+    fd_writable(t, a[0])?;
     let fd = t.fds.host(a[0])?;
     host::call(
         libc::SYS_fchown,
@@ -694,6 +976,7 @@ pub fn fchown(t: &mut Task, a: &Args) -> SysResult {
 pub fn truncate(t: &mut Task, a: &Args) -> SysResult {
     let path = t.path(a[0])?;
     let at = at(t, AT_FDCWD as i64 as u64, &path, true)?;
+    at.check(Intent::Modify)?;
     host::call(
         libc::SYS_truncate,
         &[HostArg::Str(at.path(&path)), a[1].into()],
@@ -715,6 +998,7 @@ pub fn umask(_t: &mut Task, a: &Args) -> SysResult {
 pub fn utimensat(t: &mut Task, a: &Args) -> SysResult {
     let times = t.opt_in_buf(a[2], 32)?;
     if a[1] == 0 {
+        fd_writable(t, a[0])?;
         let fd = t.fds.host(a[0])?;
         return host::call(
             libc::SYS_utimensat,
@@ -723,6 +1007,7 @@ pub fn utimensat(t: &mut Task, a: &Args) -> SysResult {
     }
     let path = t.path(a[1])?;
     let at = at_flags(t, a[0], &path, a[3])?;
+    at.check(Intent::Modify)?;
     host::call(
         libc::SYS_utimensat,
         &[

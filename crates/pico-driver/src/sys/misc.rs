@@ -38,6 +38,7 @@ fn set_times(t: &Task, dirfd: u64, path_addr: u64, times: Option<[i64; 4]>) -> S
         if dirfd as i32 == AT_FDCWD {
             return Err(Errno::EFAULT);
         }
+        super::fs::fd_writable(t, dirfd)?;
         let fd = t.fds.host(dirfd)?;
         return host::call(
             libc::SYS_utimensat,
@@ -46,6 +47,7 @@ fn set_times(t: &Task, dirfd: u64, path_addr: u64, times: Option<[i64; 4]>) -> S
     }
     let path = t.path(path_addr)?;
     let at = at(t, dirfd, &path, true)?;
+    at.check(crate::rootfs::Intent::Modify)?;
     host::call(
         libc::SYS_utimensat,
         &[at.dir, HostArg::Str(at.path(&path)), times_arg, 0u64.into()],
@@ -131,6 +133,7 @@ pub fn readahead(t: &mut Task, a: &Args) -> SysResult {
 pub fn mknodat(t: &mut Task, a: &Args) -> SysResult {
     let path = t.path(a[1])?;
     let at = at(t, a[0], &path, false)?;
+    at.check(crate::rootfs::Intent::Modify)?;
     host::call(
         libc::SYS_mknodat,
         &[

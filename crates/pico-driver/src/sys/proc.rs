@@ -87,6 +87,7 @@ fn fork(
     let child_fds = t.fds.deep_copy();
     let child_signals = t.signals.for_child();
     let mut mm = t.vm.write();
+    crate::retire::before_fork();
     match host::fork(exit_signal)? {
         Forked::Parent(pid) => {
             drop(mm);
@@ -103,6 +104,7 @@ fn fork(
             Ok(u64::from(pid))
         }
         Forked::Child => {
+            crate::retire::after_fork_in_child();
             // The slot is the parent's to fill in.
             std::mem::forget(slot);
             let renewed = mm.vm.renew_after_fork();
@@ -213,15 +215,21 @@ fn string_array(t: &Task, addr: u64) -> Result<Vec<OsString>, Errno> {
     Ok(out)
 }
 
+/// Runs `program`: a guest path, or with `host_path` one picorun made
+/// (`/proc/self/fd/N` for a guest descriptor); they differ under `--root`.
 fn exec_program(
     t: &mut Task,
     program: PathBuf,
+    host_path: bool,
     argv: Vec<OsString>,
     envp: Vec<OsString>,
 ) -> Result<Flow, Errno> {
     // The host's own answer gives Linux's errno (ENOENT, ENOTDIR, EACCES,
     // ELOOP, ENAMETOOLONG, ...).
-    crate::host::check_executable(&program)?;
+    match crate::rootfs::get() {
+        Some(ns) if !host_path => crate::rootfs::check_executable(ns, &program)?,
+        _ => crate::host::check_executable(&program)?,
+    }
     if t.threads.live() > 1 {
         crate::warn::once(
             "execve-threads",
@@ -231,7 +239,7 @@ fn exec_program(
     }
     // Everything that can fail happens before the old image is touched.
     let mut vm = pico_vm::Vm::new().map_err(vm_errno)?;
-    let loaded = exec::load(&mut vm, &program, &argv, &envp).map_err(|e| {
+    let loaded = exec::load_from(&mut vm, &program, host_path, &argv, &envp).map_err(|e| {
         log::debug!("execve {}: {e}", program.display());
         e.errno()
     })?;
@@ -248,8 +256,12 @@ fn exec_program(
     hostsig::set_kick(vcpu.kick_handle());
     // The old image's exitless server goes with it (it holds the old VM).
     t.server = None;
-    t.vcpu = vcpu;
-    t.vm = crate::shared::SharedVm::new(vm, loaded.layout);
+    // The old VM, its vCPU and the vCPUs its exited threads left are
+    // destroyed off the exec's path (see `crate::retire`).
+    let old_vcpu = std::mem::replace(&mut t.vcpu, vcpu);
+    let old_vm = std::mem::replace(&mut t.vm, crate::shared::SharedVm::new(vm, loaded.layout));
+    let old_threads = std::mem::take(&mut t.threads);
+    crate::retire::drop_in_background((old_vcpu, old_vm, old_threads));
     t.exe = std::fs::canonicalize(&loaded.exe).unwrap_or(loaded.exe);
     t.image = loaded.image;
     t.fds.close_on_exec();
@@ -270,11 +282,12 @@ pub fn execve(t: &mut Task, a: &Args) -> Result<Flow, Errno> {
     let envp = string_array(t, a[2])?;
     // `/proc/self/exe`, `/dev/fd/N` and friends name the guest's files.
     let resolved = crate::procfs::resolve(t, AT_FDCWD, &path, true)?;
+    let host_path = resolved.host_path().is_some();
     let bytes = resolved
         .host_path()
         .map_or_else(|| path.as_bytes().to_vec(), |p| p.to_bytes().to_vec());
     let program = PathBuf::from(OsString::from_vec(bytes));
-    exec_program(t, program, argv, envp)
+    exec_program(t, program, host_path, argv, envp)
 }
 
 /// execveat(2).
@@ -290,11 +303,47 @@ pub fn execveat(t: &mut Task, a: &Args) -> Result<Flow, Errno> {
     let resolved = crate::procfs::resolve(t, a[0], &path, a[4] & AT_SYMLINK_NOFOLLOW == 0)?;
     if let Some(host_path) = resolved.host_path() {
         let program = PathBuf::from(OsString::from_vec(host_path.to_bytes().to_vec()));
-        return exec_program(t, program, argv, envp);
+        return exec_program(t, program, true, argv, envp);
     }
     let bytes = path.into_bytes();
     if bytes.is_empty() && a[4] & AT_EMPTY_PATH == 0 {
         return Err(Errno::ENOENT);
+    }
+    if let Some(ns) = crate::rootfs::get() {
+        // Under --root a relative path counts from the guest path of dirfd.
+        if !bytes.is_empty() {
+            let mut guest = if bytes.first() == Some(&b'/') || a[0] as i32 == -100 {
+                Vec::new()
+            } else {
+                let mut base = super::fs::guest_path_of_fd(t, ns, a[0])?;
+                base.push(b'/');
+                base
+            };
+            guest.extend_from_slice(&bytes);
+            let program = PathBuf::from(OsString::from_vec(guest));
+            if a[4] & AT_SYMLINK_NOFOLLOW != 0 {
+                use std::os::unix::ffi::OsStrExt;
+                let c = std::ffi::CString::new(program.as_os_str().as_bytes())
+                    .map_err(|_| Errno::ENOENT)?;
+                let at = super::fs::at(t, AT_FDCWD, &c, false)?;
+                let mut st = std::mem::MaybeUninit::<libc::stat>::zeroed();
+                host::call(
+                    libc::SYS_newfstatat,
+                    &[
+                        at.dir,
+                        HostArg::Str(at.path(&c)),
+                        HostArg::Local(st.as_mut_ptr().cast()),
+                        (libc::AT_SYMLINK_NOFOLLOW as u64).into(),
+                    ],
+                )?;
+                // SAFETY: newfstatat succeeded, so it filled the struct.
+                let st = unsafe { st.assume_init() };
+                if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
+                    return Err(Errno::ELOOP);
+                }
+            }
+            return exec_program(t, program, false, argv, envp);
+        }
     }
     let program = if bytes.is_empty() && a[4] & AT_EMPTY_PATH != 0 {
         PathBuf::from(format!("/proc/self/fd/{}", t.fds.host(a[0])?))
@@ -309,7 +358,8 @@ pub fn execveat(t: &mut Task, a: &Args) -> Result<Flow, Errno> {
     {
         return Err(Errno::ELOOP);
     }
-    exec_program(t, program, argv, envp)
+    // Under --root only AT_EMPTY_PATH gets here: the descriptor's host path.
+    exec_program(t, program, true, argv, envp)
 }
 
 /// wait4(2): children are host processes, their statuses the guests'.

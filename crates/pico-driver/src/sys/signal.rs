@@ -246,6 +246,23 @@ pub fn rt_tgsigqueueinfo(t: &mut Task, a: &Args) -> SysResult {
     )
 }
 
+/// Queues a signal the driver holds back in the host kernel, on this
+/// thread, with its siginfo (the host thread blocks it, so it waits there).
+pub(crate) fn requeue_on_host(t: &Task, p: &crate::signal::Pending) {
+    let r = host::call(
+        libc::SYS_rt_tgsigqueueinfo,
+        &[
+            u64::from(t.pid).into(),
+            u64::from(t.tid).into(),
+            u64::from(p.signo).into(),
+            HostArg::Local(p.info.as_ptr().cast_mut().cast()),
+        ],
+    );
+    if let Err(e) = r {
+        log::warn!("cannot requeue signal {} on the host: {e:?}", p.signo);
+    }
+}
+
 /// Sleeps until a signal that the current mask lets through is queued.
 fn wait_for_deliverable(t: &mut Task) {
     loop {

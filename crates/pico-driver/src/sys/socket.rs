@@ -170,6 +170,17 @@ pub fn socketpair(t: &mut Task, a: &Args) -> SysResult {
     super::fs::install_pair(t, sv, a[1] & SOCK_CLOEXEC != 0, a[3])
 }
 
+/// Under `--root`, a destination address (an AF_UNIX path or abstract
+/// name) would be looked up by the host outside the guest's namespace:
+/// refused with `EACCES` (the guest's sockets are socketpairs, which need
+/// none).
+fn no_address_under_root(len: usize) -> Result<(), Errno> {
+    if len > 0 && crate::rootfs::get().is_some() {
+        return Err(Errno::EACCES);
+    }
+    Ok(())
+}
+
 /// sendto(2) (and send(3)).
 pub fn sendto(t: &mut Task, a: &Args) -> SysResult {
     let fd = t.fds.host(a[0])?;
@@ -186,6 +197,7 @@ pub fn sendto(t: &mut Task, a: &Args) -> SysResult {
         if len > 0 {
             t.read_bytes(a[4], addr.get_mut(..len).unwrap_or_default())?;
         }
+        no_address_under_root(len)?;
         (HostArg::Local(addr.as_mut_ptr()), len as u64)
     };
     let r = host::call(
@@ -284,6 +296,7 @@ pub fn sendmsg(t: &mut Task, a: &Args) -> SysResult {
     if namelen > 0 {
         t.read_bytes(h.name, name.get_mut(..namelen).unwrap_or_default())?;
     }
+    no_address_under_root(namelen)?;
     let mut iov = message_iovecs(t, &h, Access::Read)?;
     if h.controllen > i32::MAX as u64 || h.controllen > SEND_CONTROL_MAX {
         return Err(Errno::ENOBUFS);

@@ -17,10 +17,16 @@ fn xattr_path(t: &mut Task, a: &Args, nr: i64, has_name: bool, value_in: bool) -
     ]
     .contains(&nr);
     let at = at(t, AT_FDCWD as i64 as u64, &path, follow)?;
+    if value_in {
+        at.check(crate::rootfs::Intent::Modify)?;
+    }
     xattr(t, a, nr, HostArg::Str(at.path(&path)), has_name, value_in)
 }
 
 fn xattr_fd(t: &mut Task, a: &Args, nr: i64, has_name: bool, value_in: bool) -> SysResult {
+    if value_in {
+        super::fs::fd_writable(t, a[0])?;
+    }
     let fd = t.fds.host(a[0])?;
     xattr(t, a, nr, HostArg::Fd(fd), has_name, value_in)
 }
@@ -118,6 +124,7 @@ fn remove_path(t: &mut Task, a: &Args, nr: i64) -> SysResult {
         &path,
         nr != libc::SYS_lremovexattr,
     )?;
+    at.check(crate::rootfs::Intent::Modify)?;
     let name = t.path(a[1])?;
     host::call(nr, &[HostArg::Str(at.path(&path)), HostArg::Str(&name)])
 }
@@ -134,6 +141,7 @@ pub fn lremovexattr(t: &mut Task, a: &Args) -> SysResult {
 
 /// fremovexattr(2).
 pub fn fremovexattr(t: &mut Task, a: &Args) -> SysResult {
+    super::fs::fd_writable(t, a[0])?;
     let fd = t.fds.host(a[0])?;
     let name = t.path(a[1])?;
     host::call(
