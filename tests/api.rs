@@ -320,3 +320,67 @@ fn descriptors_are_inherited_as_with_std() {
     assert!(String::from_utf8_lossy(&native.stdout).starts_with("0\n1\n"));
     assert_same_output(native, pico, "ls /proc/self/fd");
 }
+
+/// `Command::root`, `bind` and `current_dir` inside the root, with a
+/// policy: as `picorun --root DIR --ro HOST:GUEST`.
+#[test]
+fn root_binds_and_current_dir() {
+    let dir = TempDir::new("api-root");
+    let root = dir.subdir("root");
+    let data = dir.subdir("data");
+    std::fs::create_dir_all(root.join("bin")).unwrap();
+    std::fs::create_dir_all(root.join("sub")).unwrap();
+    std::fs::copy("/bin/busybox", root.join("bin/busybox")).unwrap();
+    std::fs::write(data.join("f"), "bound\n").unwrap();
+    let out = picorun::Command::new("busybox")
+        .args(["sh", "-c", "pwd; cat /data/f; ls /; echo x > /data/g"])
+        .env("PATH", "/bin")
+        .root(&root)
+        .bind(&data, "/data", false)
+        .current_dir("/sub")
+        .policy(Policy::new().no_network())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text,
+        "/sub\nbound\nbin\nsub\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!data.join("g").exists());
+    let e = picorun::Command::new("/bin/busybox")
+        .root(&root)
+        .current_dir("/missing")
+        .status()
+        .unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::NotFound, "{e}");
+}
+
+/// The pico process confines its host process (seccomp, no_new_privs) as
+/// the `picorun` command does, unless told not to.
+#[test]
+fn pico_processes_are_confined() {
+    for (confine, expected) in [(true, "2"), (false, "0")] {
+        let mut child = picorun::Command::new("/bin/sh")
+            .args(["-c", "echo up; read x; true"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .confine(confine)
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line, "up\n");
+        let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
+        let seccomp = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Seccomp:"))
+            .map(str::trim);
+        assert_eq!(seccomp, Some(expected), "confine({confine})");
+        drop(child.stdin.take());
+        assert!(child.wait().unwrap().success());
+    }
+}

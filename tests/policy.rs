@@ -285,3 +285,41 @@ fn without_a_limit_hit_the_status_is_the_programs() {
     let out = picorun_with(&["--no-network"], Path::new("/nonexistent/prog"), &[]);
     assert_eq!(out.code(), Some(127), "{out}");
 }
+
+/// A policy and `--root` together: the sandboxed run gets the root, its
+/// binds and the program looked up inside it.
+#[test]
+fn policy_with_a_root() {
+    let dir = common::TempDir::new("policy-root");
+    let root = dir.subdir("root");
+    let data = dir.subdir("data");
+    std::fs::create_dir_all(root.join("bin")).unwrap();
+    std::fs::copy(fixture("policy_net", Variant::MuslStatic), root.join("net")).unwrap();
+    std::fs::copy("/bin/busybox", root.join("bin/busybox")).unwrap();
+    std::fs::write(data.join("f"), "bound\n").unwrap();
+    let root_arg = root.to_str().unwrap();
+    let out = picorun_with(
+        &["--root", root_arg, "--no-network"],
+        Path::new("/net"),
+        &[],
+    );
+    assert!(
+        out.stdout_str().starts_with("socket(AF_INET): EACCES\n"),
+        "{out}"
+    );
+    let bind = format!("{}:/data", data.display());
+    let out = picorun_with(
+        &["--root", root_arg, "--ro", &bind, "--max-procs", "8"],
+        Path::new("busybox"),
+        &[
+            "sh",
+            "-c",
+            "cat /etc/passwd; echo $?; ls /; cat /data/f; echo x > /data/g",
+        ],
+    );
+    assert_eq!(out.stdout_str(), "1\nbin\nnet\nbound\n", "{out}");
+    assert!(out.stderr_str().contains("Read-only file system"), "{out}");
+    assert!(!data.join("g").exists());
+    let out = picorun_with(&["--root", root_arg, "--no-network"], Path::new("net"), &[]);
+    assert_eq!(out.code(), Some(127), "not in the root's PATH: {out}");
+}
