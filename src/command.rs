@@ -42,9 +42,10 @@
 //! process's host memory holds a copy-on-write image of the embedding
 //! program's: the guest cannot address it (it sees only its own guest
 //! memory, and its `/proc/self/mem` is refused), but any process of the
-//! same user may read another's `/proc/PID/mem`, and until picorun
-//! isolates the filesystem, a guest is such a process. Keep secrets out of
-//! a program that embeds guests it does not trust.
+//! same user may read another's `/proc/PID/mem`, and a guest without a
+//! [`root`](Command::root) (whose `/proc` shows only its own processes) is
+//! such a process. Keep secrets out of a program that embeds guests it
+//! does not trust without a root.
 
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};

@@ -51,8 +51,6 @@ struct Cli {
     /// same path), writable. Repeatable.
     #[arg(long, value_name = "HOST:GUEST|PATH", requires = "root")]
     rw: Vec<OsString>,
-    #[command(flatten)]
-    policy: PolicyArgs,
     /// The program (looked up in PATH when it has no slash) and its arguments.
     #[arg(
         required_unless_present = "check_confinement",
@@ -61,6 +59,8 @@ struct Cli {
         value_name = "PROGRAM [ARGS]..."
     )]
     command: Vec<OsString>,
+    #[command(flatten)]
+    policy: PolicyArgs,
 }
 
 /// The sandbox policy: with any of these, picorun supervises the program
