@@ -1,5 +1,11 @@
 //! What the `picorun` command does, separate from argument parsing so it
 //! can be tested: resolve the program, run it, report like a shell would.
+//!
+//! Without a policy the program *is* the picorun process (the fastest
+//! start, and the terminal, process group and descriptors are simply
+//! its own). With one, picorun runs it through the library's
+//! [`Command`](crate::Command) — a supervised tree, killed whole at the
+//! end — and says on stderr when a limit ended the run.
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -14,6 +20,11 @@ pub const EXIT_PICORUN_FAILED: u8 = 125;
 pub const EXIT_CANNOT_EXECUTE: u8 = 126;
 /// Exit status when the program does not exist.
 pub const EXIT_NOT_FOUND: u8 = 127;
+/// Exit status when the wall-time limit killed the program's tree (as
+/// `timeout(1)`).
+pub const EXIT_WALL_TIME: u8 = 124;
+/// Exit status when the CPU-time limit killed the program.
+pub const EXIT_CPU_TIME: u8 = 123;
 
 #[derive(Clone, Debug, Default)]
 pub struct Options {
@@ -28,6 +39,8 @@ pub struct Options {
     pub root: Option<std::path::PathBuf>,
     /// `--ro` and `--rw` binds.
     pub binds: Vec<pico_driver::rootfs::Bind>,
+    /// The sandbox policy flags.
+    pub policy: crate::Policy,
 }
 
 fn fail(code: u8, message: impl std::fmt::Display) -> ExitCode {
@@ -41,6 +54,9 @@ pub fn run(command: &[OsString], options: &Options) -> ExitCode {
     let Some(program_arg) = command.first() else {
         return fail(EXIT_NOT_FOUND, "no program given");
     };
+    if !options.policy.is_unrestricted() {
+        return run_sandboxed(command, options);
+    }
     let program = match &options.root {
         Some(root) => match resolve_in_root(program_arg, root, options) {
             Ok(p) => Some(p),
@@ -109,50 +125,26 @@ pub fn run(command: &[OsString], options: &Options) -> ExitCode {
     }
 }
 
-/// The program under `--root`: a path with a slash as the guest names it,
-/// else looked up in PATH inside the root, as the guest's execvp would.
-/// Errors are the exit status: 127 not found, 126 not executable, 125 a
-/// root that cannot be set up.
+/// The program under `--root` (see [`crate::resolve::in_root`]). Errors
+/// are the exit status: 127 not found, 126 not executable, 125 a root that
+/// cannot be set up.
 fn resolve_in_root(
     program: &std::ffi::OsStr,
     root: &std::path::Path,
     options: &Options,
 ) -> Result<std::path::PathBuf, ExitCode> {
-    use std::os::unix::ffi::OsStrExt;
-    use std::path::PathBuf;
-    let ns = pico_driver::rootfs::Namespace::new(root, &options.binds)
-        .map_err(|e| fail(EXIT_PICORUN_FAILED, e))?;
-    let check = |p: &std::path::Path| pico_driver::rootfs::check_executable(&ns, p);
-    let candidate = if program.as_bytes().contains(&b'/') {
-        PathBuf::from(program)
-    } else {
-        let path =
-            std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
-        let found = std::env::split_paths(&path)
-            .filter(|d| !d.as_os_str().is_empty())
-            .map(|d| d.join(program))
-            .find(|c| check(c).is_ok());
-        match found {
-            Some(c) => c,
-            None => {
-                return Err(fail(
-                    EXIT_NOT_FOUND,
-                    format_args!("{}: not found", program.to_string_lossy()),
-                ))
-            }
-        }
-    };
-    match check(&candidate) {
-        Ok(()) => Ok(candidate),
-        Err(pico_abi::Errno::ENOENT) => Err(fail(
-            EXIT_NOT_FOUND,
-            format_args!("{}: not found", candidate.display()),
-        )),
-        Err(e) => Err(fail(
-            EXIT_CANNOT_EXECUTE,
-            format_args!("{}: {}", candidate.display(), e.description()),
-        )),
-    }
+    use crate::report::FailKind;
+    let path = std::env::var_os("PATH");
+    crate::resolve::in_root(program, root, &options.binds, path.as_deref()).map_err(
+        |(kind, _, message)| {
+            let code = match kind {
+                FailKind::NotFound => EXIT_NOT_FOUND,
+                FailKind::NotExecutable => EXIT_CANNOT_EXECUTE,
+                FailKind::Picorun => EXIT_PICORUN_FAILED,
+            };
+            fail(code, message)
+        },
+    )
 }
 
 /// Confines the host process: Landlock to the guest's files under
@@ -197,4 +189,141 @@ pub fn check_confinement(options: &Options) -> ExitCode {
         println!("{name:<18} {verdict} (errno {errno})");
     }
     ExitCode::from(u8::from(!all_refused))
+}
+
+/// Runs `command` under `options.policy` through the library: a
+/// supervised tree. The status is the program's, or 124 / 123 with a
+/// line on stderr when the wall-time / CPU-time limit ended it.
+fn run_sandboxed(command: &[OsString], options: &Options) -> ExitCode {
+    let Some((program, args)) = command.split_first() else {
+        return fail(EXIT_NOT_FOUND, "no program given");
+    };
+    let mut cmd = crate::Command::new(program);
+    if let Some(root) = &options.root {
+        // Looked up in the root here, for the same messages as without a
+        // policy; the path keeps argv[0] as typed.
+        match resolve_in_root(program, root, options) {
+            Ok(path) => cmd = crate::Command::new(path),
+            Err(code) => return code,
+        }
+        cmd.arg0(program).root(root);
+        for bind in &options.binds {
+            cmd.bind(&bind.host, &bind.guest, bind.writable);
+        }
+    }
+    let status = cmd
+        .args(args)
+        .policy(options.policy.clone())
+        .confine(options.confine)
+        .trace(options.trace)
+        .stats(options.stats)
+        .exitless(options.exitless)
+        .fast_syscalls(!options.exit_every_syscall)
+        .status();
+    let status = match status {
+        Ok(status) => status,
+        Err(e) => {
+            use crate::report::FailKind;
+            let kind = e
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<crate::command::SpawnFailure>())
+                .map(|failure| failure.kind);
+            let code = match kind {
+                Some(FailKind::NotFound) => EXIT_NOT_FOUND,
+                Some(FailKind::NotExecutable) => EXIT_CANNOT_EXECUTE,
+                _ => EXIT_PICORUN_FAILED,
+            };
+            return fail(code, e);
+        }
+    };
+    let policy = &options.policy;
+    match status.limit() {
+        Some(crate::Limit::WallTime) => {
+            let secs = policy.wall_time.unwrap_or_default().as_secs_f64();
+            return fail(
+                EXIT_WALL_TIME,
+                format_args!(
+                    "wall-time limit ({secs} s) exceeded: the program and its children were killed"
+                ),
+            );
+        }
+        Some(crate::Limit::CpuTime) => {
+            let secs = policy.driver.cpu_time.unwrap_or_default();
+            let how = pico_abi::flags::signal_name(status.signal().unwrap_or(0) as u64);
+            return fail(
+                EXIT_CPU_TIME,
+                format_args!("CPU-time limit ({secs} s) exceeded: the program was killed by {how}"),
+            );
+        }
+        _ => {}
+    }
+    match (status.code(), status.signal()) {
+        (Some(code), _) => ExitCode::from(code as u8),
+        (None, Some(signo)) => pico_driver::host::die_by_signal(signo),
+        (None, None) => ExitCode::from(EXIT_PICORUN_FAILED),
+    }
+}
+
+/// `--mem-limit`: bytes, with an optional K, M or G (powers of 1024).
+pub fn parse_bytes(s: &str) -> Result<u64, String> {
+    let (digits, shift) = match s.as_bytes().last() {
+        Some(b'k' | b'K') => (&s[..s.len() - 1], 10),
+        Some(b'm' | b'M') => (&s[..s.len() - 1], 20),
+        Some(b'g' | b'G') => (&s[..s.len() - 1], 30),
+        _ => (s, 0),
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(1 << shift))
+        .ok_or_else(|| format!("`{s}` is not a byte count (like 67108864, 65536K, 64M, 1G)"))
+}
+
+/// `--wall-time`: seconds, decimals allowed.
+pub fn parse_seconds(s: &str) -> Result<std::time::Duration, String> {
+    s.parse::<f64>()
+        .ok()
+        .filter(|secs| secs.is_finite() && *secs > 0.0)
+        .and_then(|secs| std::time::Duration::try_from_secs_f64(secs).ok())
+        .ok_or_else(|| format!("`{s}` is not a positive number of seconds"))
+}
+
+/// `--deny-syscall`: a syscall name x86-64 Linux has.
+pub fn parse_syscall(s: &str) -> Result<String, String> {
+    match pico_abi::sysno::number(s) {
+        Some(_) => Ok(s.to_owned()),
+        None => Err(format!("no x86-64 syscall is called `{s}`")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_counts() {
+        assert_eq!(parse_bytes("4096"), Ok(4096));
+        assert_eq!(parse_bytes("64M"), Ok(64 << 20));
+        assert_eq!(parse_bytes("2g"), Ok(2 << 30));
+        assert_eq!(parse_bytes("8k"), Ok(8 << 10));
+        assert!(
+            parse_bytes("").is_err() && parse_bytes("M").is_err() && parse_bytes("-1").is_err()
+        );
+        assert!(parse_bytes("99999999999999999999G").is_err());
+    }
+
+    #[test]
+    fn seconds_and_syscalls() {
+        assert_eq!(
+            parse_seconds("1.5"),
+            Ok(std::time::Duration::from_millis(1500))
+        );
+        assert!(
+            parse_seconds("0").is_err()
+                && parse_seconds("inf").is_err()
+                && parse_seconds("x").is_err()
+        );
+        assert_eq!(parse_syscall("mkdir"), Ok("mkdir".into()));
+        assert!(parse_syscall("mkdri").is_err());
+    }
 }

@@ -59,6 +59,72 @@ struct Cli {
         value_name = "PROGRAM [ARGS]..."
     )]
     command: Vec<OsString>,
+    #[command(flatten)]
+    policy: PolicyArgs,
+}
+
+/// The sandbox policy: with any of these, picorun supervises the program
+/// from a separate host process and kills the whole tree at the end.
+#[derive(clap::Args, Debug)]
+#[command(next_help_heading = "Sandbox policy (inherited by every child process)")]
+struct PolicyArgs {
+    /// No network: socket() of any family but AF_UNIX fails with EACCES.
+    #[arg(long)]
+    no_network: bool,
+    /// Mapped guest memory per process at most, counted like RLIMIT_AS (a
+    /// K, M or G suffix multiplies by 1024s): past it mmap and mremap fail
+    /// with ENOMEM and brk stays put.
+    #[arg(long, value_name = "BYTES", value_parser = picorun::cli::parse_bytes)]
+    mem_limit: Option<u64>,
+    /// Live processes in the tree at most, the program included: fork,
+    /// vfork and clone past it fail with EAGAIN.
+    #[arg(long, value_name = "N")]
+    max_procs: Option<u32>,
+    /// CPU seconds per process (RLIMIT_CPU): SIGXCPU at the limit, SIGKILL
+    /// a second later. When it kills the program, picorun ends with 123.
+    #[arg(long, value_name = "SECS")]
+    cpu_time: Option<u64>,
+    /// Seconds (decimals allowed) until the whole tree is killed with
+    /// SIGKILL; picorun then ends with 124.
+    #[arg(long, value_name = "SECS", value_parser = picorun::cli::parse_seconds)]
+    wall_time: Option<std::time::Duration>,
+    /// This syscall fails with EPERM (repeatable; names as strace prints them).
+    #[arg(long, value_name = "NAME", value_parser = picorun::cli::parse_syscall)]
+    deny_syscall: Vec<String>,
+    /// Pass only this variable of picorun's environment (repeatable).
+    #[arg(long, value_name = "VAR")]
+    env_allow: Vec<OsString>,
+}
+
+impl PolicyArgs {
+    fn policy(&self) -> picorun::Policy {
+        let mut policy = picorun::Policy::new();
+        if self.no_network {
+            policy = policy.no_network();
+        }
+        if let Some(bytes) = self.mem_limit {
+            policy = policy.mem_limit(bytes);
+        }
+        if let Some(n) = self.max_procs {
+            policy = policy.max_procs(n);
+        }
+        if let Some(secs) = self.cpu_time {
+            policy = policy.cpu_time(std::time::Duration::from_secs(secs));
+        }
+        if let Some(time) = self.wall_time {
+            policy = policy.wall_time(time);
+        }
+        for name in &self.deny_syscall {
+            // The parser checked the name.
+            if let Ok(denied) = policy.clone().deny_syscall(name) {
+                policy = denied;
+            }
+        }
+        for var in &self.env_allow {
+            policy = policy.env_allow(var);
+        }
+        policy
+    }
 }
 
 fn main() -> ExitCode {
@@ -84,6 +150,7 @@ fn main() -> ExitCode {
                     .map(|s| pico_driver::rootfs::Bind::parse(s, true)),
             )
             .collect(),
+        policy: cli.policy.policy(),
     };
     if cli.check_confinement {
         return picorun::cli::check_confinement(&options);

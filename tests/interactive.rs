@@ -14,7 +14,15 @@ use common::picorun;
 /// Types `keys` into `picorun bash -i` on a fresh pty, pausing between
 /// chunks, and returns everything the terminal showed.
 fn session(keys: &[(&[u8], u64)]) -> String {
-    let inner = format!("{} /bin/bash --norc --noprofile -i", picorun().display());
+    session_with("", keys)
+}
+
+/// [`session`] with picorun options `flags`.
+fn session_with(flags: &str, keys: &[(&[u8], u64)]) -> String {
+    let inner = format!(
+        "{} {flags} /bin/bash --norc --noprofile -i",
+        picorun().display()
+    );
     let mut child = Command::new("script")
         .args(["-q", "-e", "-c", &inner, "/dev/null"])
         .env_clear()
@@ -51,13 +59,27 @@ fn session(keys: &[(&[u8], u64)]) -> String {
 
 #[test]
 fn interactive_bash_pipeline_ctrl_c_and_exit() {
-    let screen = session(&[
-        (b"echo one two | tr a-z A-Z\n", 800),
-        (b"sleep 30\n", 3000),
-        (b"\x03", 800),
-        (b"echo status=$?\n", 800),
-        (b"exit\n", 800),
-    ]);
+    pipeline_ctrl_c_and_exit("");
+}
+
+/// The same under a sandbox policy: bash runs supervised in a process
+/// group of its own, which gets the terminal.
+#[test]
+fn sandboxed_interactive_bash_pipeline_ctrl_c_and_exit() {
+    pipeline_ctrl_c_and_exit("--no-network --wall-time 120");
+}
+
+fn pipeline_ctrl_c_and_exit(flags: &str) {
+    let screen = session_with(
+        flags,
+        &[
+            (b"echo one two | tr a-z A-Z\n", 800),
+            (b"sleep 30\n", 3000),
+            (b"\x03", 800),
+            (b"echo status=$?\n", 800),
+            (b"exit\n", 800),
+        ],
+    );
     assert!(
         screen.contains("ONE TWO\n"),
         "pipeline output missing:\n{screen}"

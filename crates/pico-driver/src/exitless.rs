@@ -161,6 +161,9 @@ fn serve_loop(
 /// Whether the call `nr` with `args`, which just exited, is one a server
 /// would have served: then it is worth starting or waking one.
 pub fn servable(fds: &FdTable, nr: u64, args: &[u64; 6]) -> bool {
+    if crate::policy::filter(nr, args).is_some() {
+        return false;
+    }
     match nr {
         sysno::GETPPID | sysno::LSEEK => true,
         sysno::READ | sysno::WRITE | sysno::PREAD64 | sysno::PWRITE64 => {
@@ -173,6 +176,10 @@ pub fn servable(fds: &FdTable, nr: u64, args: &[u64; 6]) -> bool {
 /// The result of `request`, or `None` to decline it.
 fn serve(fds: &FdTable, vm: &SharedVm, request: &Request) -> Option<Result<u64, Errno>> {
     let a = Args(request.args);
+    // What the policy refuses goes the ordinary way, where it is refused.
+    if crate::policy::filter(request.nr, &request.args).is_some() {
+        return None;
+    }
     match request.nr {
         sysno::GETPPID => Some(Ok(std::os::unix::process::parent_id().into())),
         sysno::LSEEK => Some(rw::lseek_in(fds, &a)),

@@ -83,6 +83,15 @@ pub fn dup_host(fd: RawFd) -> Result<OwnedFd, Errno> {
     Ok(crate::host::own_fd(new))
 }
 
+/// Whether host descriptor `fd` is open and not close-on-exec.
+fn survives_exec(fd: RawFd) -> bool {
+    crate::host::call(
+        libc::SYS_fcntl,
+        &[crate::host::HostArg::Fd(fd), (libc::F_GETFD as u64).into()],
+    )
+    .is_ok_and(|flags| flags & libc::FD_CLOEXEC as u64 == 0)
+}
+
 fn index(fd: u64) -> Result<usize, Errno> {
     usize::try_from(fd as i32).map_err(|_| Errno::EBADF)
 }
@@ -101,7 +110,9 @@ impl FdTable {
     }
 
     /// Every descriptor picorun inherited, under the same numbers, as a
-    /// native program inherits them across exec. Must run before picorun
+    /// native program inherits them across exec (so not those marked
+    /// close-on-exec: in a pico process forked from a program embedding
+    /// picorun, they are that program's own). Must run before picorun
     /// opens any descriptor of its own. Afterwards picorun no longer holds
     /// the originals (its stdin and stdout become /dev/null, its stderr
     /// stays for its own messages), so a guest that closes one really
@@ -118,10 +129,7 @@ impl FdTable {
                     .collect()
             })
             .unwrap_or_else(|_| vec![0, 1, 2]);
-        let numbers: Vec<RawFd> = listed
-            .into_iter()
-            .filter(|&fd| crate::host::is_open(fd))
-            .collect();
+        let numbers: Vec<RawFd> = listed.into_iter().filter(|&fd| survives_exec(fd)).collect();
         for fd in numbers {
             if let Ok(file) = dup_host(fd) {
                 let _ = t.insert_at(fd as usize, FdEntry::new(file, false));

@@ -448,6 +448,33 @@ pub fn pipe() -> Result<(OwnedFd, OwnedFd), Errno> {
     Ok((own_fd(ends[0] as u64), own_fd(ends[1] as u64)))
 }
 
+/// `n` zeroed words of host memory shared with every process this one
+/// forks from now on (MAP_SHARED), outside the guest's window, for the
+/// life of the process.
+pub fn shared_words(n: usize) -> Result<&'static [std::sync::atomic::AtomicU64], Errno> {
+    let len = n.checked_mul(8).ok_or(Errno::ENOMEM)?.max(1);
+    // SAFETY: a fresh anonymous shared mapping; no existing memory is
+    // affected.
+    let at = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if at == libc::MAP_FAILED {
+        return Err(Errno::last_os_error());
+    }
+    // SAFETY: the mapping is page-aligned, zero-filled, `len` bytes long and
+    // never unmapped, so it is `n` valid AtomicU64 (all-zero is a valid
+    // value) for 'static; atomics make the sharing across threads and
+    // processes well-defined.
+    Ok(unsafe { std::slice::from_raw_parts(at.cast::<std::sync::atomic::AtomicU64>(), n) })
+}
+
 /// Ends this host process at once (a fork child that cannot run).
 pub fn exit_now(code: i32) -> ! {
     // SAFETY: _exit ends the process without running Rust or libc exit
@@ -479,9 +506,11 @@ pub fn gettid() -> u32 {
 }
 
 /// Ends the whole process as the guest process ended, from any thread.
+/// Exit handlers do not run: in a pico process forked from a program
+/// embedding picorun they and the buffers they flush are that program's.
 pub fn finish(outcome: crate::task::Outcome) -> ! {
     match outcome {
-        crate::task::Outcome::Exited(code) => std::process::exit(code),
+        crate::task::Outcome::Exited(code) => exit_now(code),
         crate::task::Outcome::Signaled(signo) => die_by_signal(signo),
     }
 }

@@ -20,6 +20,7 @@ pub mod fd;
 pub mod host;
 pub mod hostsig;
 pub mod mm;
+pub mod policy;
 pub mod process;
 pub mod procfs;
 pub mod retire;

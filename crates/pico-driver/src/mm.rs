@@ -162,6 +162,7 @@ pub fn mmap(
     } else {
         place(vm, addr, len, flags & MAP_32BIT != 0)?
     };
+    crate::policy::may_map(vm, at, len, 0)?;
     let was_free = vm.memory().regions().is_free(at, at + len);
     let result = match file {
         Some(fd) if !anon => vm.map_file(at, len, prot as u32, shared, fd, offset),
@@ -260,6 +261,7 @@ pub fn mremap(
         if new_addr < old_end && old < new_addr + new_len {
             return Err(Errno::EINVAL);
         }
+        crate::policy::may_map(vm, new_addr, new_len, old_len)?;
         vm.unmap(new_addr, new_len).map_err(io_errno)?;
         vm.remap(old, old_len, new_addr, new_len)
             .map_err(io_errno)?;
@@ -274,6 +276,7 @@ pub fn mremap(
     }
     let grow_end = old.checked_add(new_len).ok_or(Errno::ENOMEM)?;
     if grow_end <= MMAP_TOP && regions.is_free(old_end, grow_end) {
+        crate::policy::may_map(vm, old_end, new_len - old_len, 0)?;
         vm.remap(old, old_len, old, new_len).map_err(io_errno)?;
         return Ok(old);
     }
@@ -281,6 +284,7 @@ pub fn mremap(
         return Err(Errno::ENOMEM);
     }
     let to = place(vm, 0, new_len, false)?;
+    crate::policy::may_map(vm, to, new_len, old_len)?;
     vm.remap(old, old_len, to, new_len).map_err(io_errno)?;
     Ok(to)
 }
@@ -363,7 +367,10 @@ pub fn brk(vm: &mut Vm, layout: &mut Layout, requested: u64) -> u64 {
         return layout.brk;
     };
     if new_top > old_top {
-        if new_top > MMAP_TOP || !vm.memory().regions().is_free(old_top, new_top) {
+        if new_top > MMAP_TOP
+            || !vm.memory().regions().is_free(old_top, new_top)
+            || crate::policy::may_map(vm, old_top, new_top - old_top, 0).is_err()
+        {
             return layout.brk;
         }
         if vm

@@ -392,9 +392,10 @@ impl Process {
             trace::emit_for(&t.tracer, &trace::line(t, nr, entry, &args, None));
         }
         let started = t.tracer.stats.is_some().then(Instant::now);
-        let result = match entry {
-            Some(e) => e.handler.call(t, &args),
-            None => {
+        let result = match (crate::policy::filter(nr, &args.0), entry) {
+            (Some(errno), _) => Err(errno),
+            (None, Some(e)) => e.handler.call(t, &args),
+            (None, None) => {
                 unimplemented(t, nr);
                 Err(Errno::ENOSYS)
             }

@@ -131,6 +131,12 @@ pub fn prlimit64(t: &mut Task, a: &Args) -> SysResult {
         }
     }
     let new = t.opt_in_buf(a[2], RLIMIT_SIZE)?;
+    let wanted = if a[2] == 0 {
+        None
+    } else {
+        Some([t.read_u64(a[2])?, t.read_u64(a[2] + 8)?])
+    };
+    crate::policy::may_set_rlimit(a[1], wanted)?;
     let old = t.opt_out_buf(a[3], RLIMIT_SIZE)?;
     host::call(
         libc::SYS_prlimit64,

@@ -76,6 +76,8 @@ fn fork(
         return Err(Errno::EINVAL);
     }
     let vfork = flags & CLONE_VFORK != 0;
+    // Under a process limit: a place in the tree's table, or EAGAIN.
+    let slot = crate::policy::procs::reserve()?;
     let state = t.vcpu.capture().map_err(vm_errno)?;
     let done = if vfork { Some(host::pipe()?) } else { None };
     let single_threaded = t.threads.live() == 1;
@@ -89,6 +91,9 @@ fn fork(
     match host::fork(exit_signal)? {
         Forked::Parent(pid) => {
             drop(mm);
+            if let Some(slot) = slot {
+                slot.assign(pid);
+            }
             if flags & CLONE_PARENT_SETTID != 0 {
                 t.write_bytes(parent_tid, &pid.to_le_bytes())?;
             }
@@ -100,6 +105,8 @@ fn fork(
         }
         Forked::Child => {
             crate::retire::after_fork_in_child();
+            // The slot is the parent's to fill in.
+            std::mem::forget(slot);
             let renewed = mm.vm.renew_after_fork();
             drop(mm);
             let pid = std::process::id();
@@ -236,6 +243,8 @@ fn exec_program(
         log::debug!("execve {}: {e}", program.display());
         e.errno()
     })?;
+    // The new image counts against a memory limit, as under RLIMIT_AS.
+    crate::policy::may_map(&vm, 0, 0, 0)?;
     let mut vcpu = vm
         .create_vcpu(0, loaded.entry, loaded.stack_pointer)
         .map_err(vm_errno)?;
