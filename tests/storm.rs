@@ -421,6 +421,7 @@ fn storm_regressions() {
         "kill(0, Segmentation fault): handler ran 1 time(s), si_code 0",
         "kill(0, Floating point exception): handler ran 1 time(s), si_code 0",
         "child sent SIGSEGV: exited 0",
+        "kill(0 and -pgrp, SIGPIPE): handler ran 2 time(s)",
         "RLIMIT_AS: fork ok, child status 0",
         "getrlimit(RLIMIT_STACK) = as set",
         "RLIMIT_NOFILE 12: last descriptor 11, then Too many open files",

@@ -150,10 +150,25 @@ pub fn kill(t: &mut Task, a: &Args) -> SysResult {
     if a[0] as i32 == t.pid as i32 {
         return send_self(t, signo, sig::SI_USER, true);
     }
-    host::call(
+    let sent = host::call(
         libc::SYS_kill,
         &[u64::from(a[0] as u32).into(), u64::from(signo).into()],
-    )
+    )?;
+    // To its own process group, the caller gets the signal too. picorun's
+    // host ignores SIGPIPE (a write's EPIPE raises the guest's), so that
+    // one would be lost: the driver delivers it.
+    if signo == sig::SIGPIPE && own_group(a[0] as i32) {
+        t.raise(signo, sig::SI_USER);
+    }
+    Ok(sent)
+}
+
+/// Whether kill's `pid` names the caller's own process group.
+fn own_group(pid: i32) -> bool {
+    pid == 0
+        || (pid < -1
+            && host::call(libc::SYS_getpgid, &[0u64.into()])
+                .is_ok_and(|pgrp| pgrp == u64::from(pid.unsigned_abs())))
 }
 
 /// tgkill(2).
