@@ -2,8 +2,8 @@
 //! valid images with a few bytes or fields changed must give a plan or an
 //! error, never a panic, and any plan must keep the promises of `parse`.
 
-use crate::elf::{page_down, parse, LoadPlan, PAGE_SIZE, USER_END};
-use crate::map::MapStep;
+use crate::elf::{parse, USER_END};
+use crate::invariants::{check_plan, check_steps};
 use crate::script::parse_shebang;
 use crate::testelf::{pie, static_exec};
 
@@ -72,58 +72,6 @@ fn mutate(rng: &mut Rng, image: &mut Vec<u8>) {
             return;
         }
     }
-}
-
-/// What every successful parse must guarantee to the mapper.
-fn check_plan(plan: &LoadPlan, file_len: u64) {
-    assert!(!plan.segments.is_empty());
-    for pair in plan.segments.windows(2) {
-        assert!(pair[0].vaddr + pair[0].memsz <= pair[1].vaddr);
-    }
-    for s in &plan.segments {
-        assert!(s.filesz <= s.memsz && s.memsz > 0);
-        assert!(s.offset + s.filesz <= file_len);
-        assert_eq!(s.vaddr % PAGE_SIZE, s.offset % PAGE_SIZE);
-        assert!(s.vaddr + s.memsz <= USER_END);
-    }
-    assert!(plan.span.0 <= plan.span.1 && plan.span.1 <= USER_END);
-    assert_eq!(plan.span.0 % PAGE_SIZE, 0);
-    assert_eq!(plan.span.1 % PAGE_SIZE, 0);
-    assert!(plan
-        .segments
-        .iter()
-        .any(|s| s.prot.exec && plan.entry >= s.vaddr && plan.entry < s.vaddr + s.memsz));
-    if let Some(interp) = &plan.interp {
-        assert!(!interp.is_empty() && interp.len() < 4096 && !interp.contains('\0'));
-    }
-}
-
-fn check_steps(plan: &LoadPlan, bias: u64) {
-    let steps = plan.map_steps(bias);
-    let (lo, hi) = (plan.span.0 + bias, plan.span.1 + bias);
-    for step in &steps {
-        let (addr, len) = match *step {
-            MapStep::File {
-                addr, len, offset, ..
-            } => {
-                assert_eq!(offset % PAGE_SIZE, 0);
-                (addr, len)
-            }
-            MapStep::Anon { addr, len, .. } => (addr, len),
-            MapStep::Zero { addr, len } => {
-                assert!(len > 0 && len < PAGE_SIZE);
-                assert_eq!(page_down(addr), page_down(addr + len - 1));
-                continue;
-            }
-        };
-        assert_eq!(addr % PAGE_SIZE, 0);
-        assert_eq!(len % PAGE_SIZE, 0);
-        assert!(
-            len > 0 && addr >= lo && addr + len <= hi,
-            "{step:?} outside span"
-        );
-    }
-    assert_eq!(plan.brk_start(bias), hi);
 }
 
 #[test]

@@ -15,6 +15,7 @@ pub mod stack;
 
 #[cfg(test)]
 mod fuzz;
+pub mod invariants;
 #[cfg(test)]
 mod testelf;
 
