@@ -163,6 +163,7 @@ fn confine(options: &Options) -> Result<(), String> {
 /// a run, then tries each dangerous host syscall (and, with `--root`, to
 /// open a host file outside DIR) and prints whether it was refused.
 pub fn check_confinement(options: &Options) -> ExitCode {
+    use std::io::Write;
     if let Err(e) = confine(options) {
         return fail(EXIT_PICORUN_FAILED, e);
     }
@@ -176,7 +177,7 @@ pub fn check_confinement(options: &Options) -> ExitCode {
         } else {
             "NOT refused"
         };
-        println!("{:<18} {verdict}", "open /etc/passwd");
+        let _ = writeln!(std::io::stdout(), "{:<18} {verdict}", "open /etc/passwd");
     }
     for (name, errno) in pico_driver::confine::probe_denied() {
         let refused = errno == libc::EPERM;
@@ -186,7 +187,7 @@ pub fn check_confinement(options: &Options) -> ExitCode {
         } else {
             "NOT refused"
         };
-        println!("{name:<18} {verdict} (errno {errno})");
+        let _ = writeln!(std::io::stdout(), "{name:<18} {verdict} (errno {errno})");
     }
     ExitCode::from(u8::from(!all_refused))
 }

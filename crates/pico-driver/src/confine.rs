@@ -12,10 +12,7 @@
 
 use std::collections::BTreeMap;
 
-use seccompiler::{
-    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
-    SeccompRule, TargetArch,
-};
+use seccompiler::{BpfProgram, SeccompAction, SeccompFilter, SeccompRule, TargetArch};
 
 /// The host syscalls picorun needs after set-up, by purpose.
 pub const ALLOWED: &[(&str, &[i64])] = &[
@@ -264,30 +261,21 @@ fn program(
     BpfProgram::try_from(filter).map_err(|e| e.to_string())
 }
 
-/// The allow-list filter: what is not listed fails with EPERM.
+/// The allow-list filter: what is not listed fails with EPERM (a search
+/// tree, see `bpftree.rs`); clone only without namespace flags.
 fn allow_list() -> Result<BpfProgram, String> {
-    let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
-    for (_, calls) in ALLOWED {
-        for &nr in *calls {
-            rules.insert(nr, Vec::new());
-        }
-    }
-    let no_namespaces = SeccompCondition::new(
-        0,
-        SeccompCmpArgLen::Qword,
-        SeccompCmpOp::MaskedEq(CLONE_NAMESPACES),
-        0,
-    )
-    .map_err(|e| e.to_string())?;
-    rules.insert(
-        libc::SYS_clone,
-        vec![SeccompRule::new(vec![no_namespaces]).map_err(|e| e.to_string())?],
-    );
-    program(
-        rules,
-        SeccompAction::Errno(libc::EPERM as u32),
-        SeccompAction::Allow,
-    )
+    let allowed: Vec<u32> = ALLOWED
+        .iter()
+        .flat_map(|(_, calls)| calls.iter())
+        .filter(|&&nr| nr != libc::SYS_clone)
+        .map(|&nr| nr as u32)
+        .collect();
+    let guarded = (libc::SYS_clone as u32, CLONE_NAMESPACES as u32);
+    Ok(crate::bpftree::allow_list(
+        &allowed,
+        guarded,
+        crate::bpftree::ret_errno(libc::EPERM as u32),
+    ))
 }
 
 /// clone3 fails with ENOSYS (its flags are in memory, out of seccomp's
@@ -423,6 +411,27 @@ mod tests {
     fn the_filters_build() {
         assert!(allow_list().is_ok());
         assert!(no_clone3().is_ok());
+    }
+
+    #[test]
+    fn the_installed_tree_allows_the_list_and_refuses_the_rest() {
+        use crate::bpftree::{ret_errno, run, AUDIT_ARCH_X86_64, RET_ALLOW};
+        let program = allow_list().expect("builds");
+        let verdict = |nr: i64, arg0: u64| run(&program, AUDIT_ARCH_X86_64, nr as u32, arg0);
+        for (_, calls) in ALLOWED {
+            for &nr in *calls {
+                if nr != libc::SYS_clone {
+                    assert_eq!(verdict(nr, 0), RET_ALLOW, "syscall {nr}");
+                }
+            }
+        }
+        let eperm = ret_errno(libc::EPERM as u32);
+        for (name, nr) in DENIED_EXAMPLES {
+            assert_eq!(verdict(*nr, 0), eperm, "{name}");
+        }
+        let thread = (libc::CLONE_VM | libc::CLONE_THREAD | libc::CLONE_SIGHAND) as u64;
+        assert_eq!(verdict(libc::SYS_clone, thread), RET_ALLOW);
+        assert_eq!(verdict(libc::SYS_clone, libc::CLONE_NEWUSER as u64), eperm);
     }
 
     #[test]

@@ -11,6 +11,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+mod bpftree;
 pub mod clock;
 pub mod confine;
 pub mod exec;
