@@ -192,10 +192,10 @@ fn serve(fds: &FdTable, vm: &SharedVm, request: &Request) -> Option<Result<u64, 
                 return None;
             }
             Some(match nr {
-                sysno::READ => rw::read_in(fds, vm, &a),
-                sysno::WRITE => rw::write_in(fds, vm, &a),
-                sysno::PREAD64 => rw::pread64_in(fds, vm, &a),
-                _ => rw::pwrite64_in(fds, vm, &a),
+                sysno::READ => rw::read_in(fd, vm, &a),
+                sysno::WRITE => rw::write_in(fd, vm, &a),
+                sysno::PREAD64 => rw::pread64_in(fd, vm, &a),
+                _ => rw::pwrite64_in(fd, vm, &a),
             })
         }
         _ => None,

@@ -489,6 +489,9 @@ impl Vcpu {
             return Ok(exit);
         };
         let position = fastpath::position(&page.code, page.base, rip);
+        if position == Position::Outside {
+            return Ok(exit);
+        }
         let data = page.data;
         let saved = |f: u64| self.kernel.read_u64(data + f);
         let (rcx, r11, user_rsp, nr) = (
@@ -499,8 +502,8 @@ impl Vcpu {
         );
         log::trace!("stopped in the fast page at {position:?}: {exit:?}");
         match position {
-            Position::Outside => return Ok(exit),
-            Position::Entry => {
+            // (Outside returned above.)
+            Position::Outside | Position::Entry => {
                 if let Some(rsp) = rsp {
                     self.regs.rsp = rsp;
                 }

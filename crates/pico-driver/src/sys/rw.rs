@@ -27,25 +27,25 @@ pub(crate) fn pipe_check(task: &mut Task, fd: RawFd, r: SysResult) -> SysResult 
 
 /// read(2).
 pub fn read(t: &mut Task, a: &Args) -> SysResult {
-    read_in(&t.fds, &t.vm, a)
+    read_in(t.fds.host(a[0])?, &t.vm, a)
 }
 
 /// write(2).
 pub fn write(t: &mut Task, a: &Args) -> SysResult {
     let fd = t.fds.host(a[0])?;
-    let r = write_in(&t.fds, &t.vm, a);
+    let r = write_in(fd, &t.vm, a);
     pipe_check(t, fd, r)
 }
 
 /// pread64(2).
 pub fn pread64(t: &mut Task, a: &Args) -> SysResult {
-    pread64_in(&t.fds, &t.vm, a)
+    pread64_in(t.fds.host(a[0])?, &t.vm, a)
 }
 
 /// pwrite64(2).
 pub fn pwrite64(t: &mut Task, a: &Args) -> SysResult {
     let fd = t.fds.host(a[0])?;
-    let r = pwrite64_in(&t.fds, &t.vm, a);
+    let r = pwrite64_in(fd, &t.vm, a);
     pipe_check(t, fd, r)
 }
 
@@ -56,11 +56,10 @@ fn mem_buf(vm: &SharedVm, addr: u64, len: u64, access: Access) -> Result<GuestBu
     GuestBuf::prefix(&vm.memory(), addr, len.min(isize::MAX as u64), access)
 }
 
-/// The four calls' bodies, over just the descriptor table and memory, so
+/// The four calls' bodies, over a host descriptor and guest memory, so
 /// the exitless server (`exitless.rs`) makes exactly the same calls.
 /// (EPIPE's SIGPIPE is the caller's business.)
-pub(crate) fn read_in(fds: &FdTable, vm: &SharedVm, a: &Args) -> SysResult {
-    let fd = fds.host(a[0])?;
+pub(crate) fn read_in(fd: RawFd, vm: &SharedVm, a: &Args) -> SysResult {
     let b = mem_buf(vm, a[1], a[2], Access::Write)?;
     host::call(
         libc::SYS_read,
@@ -68,8 +67,7 @@ pub(crate) fn read_in(fds: &FdTable, vm: &SharedVm, a: &Args) -> SysResult {
     )
 }
 
-pub(crate) fn write_in(fds: &FdTable, vm: &SharedVm, a: &Args) -> SysResult {
-    let fd = fds.host(a[0])?;
+pub(crate) fn write_in(fd: RawFd, vm: &SharedVm, a: &Args) -> SysResult {
     let b = mem_buf(vm, a[1], a[2], Access::Read)?;
     host::call(
         libc::SYS_write,
@@ -77,8 +75,7 @@ pub(crate) fn write_in(fds: &FdTable, vm: &SharedVm, a: &Args) -> SysResult {
     )
 }
 
-pub(crate) fn pread64_in(fds: &FdTable, vm: &SharedVm, a: &Args) -> SysResult {
-    let fd = fds.host(a[0])?;
+pub(crate) fn pread64_in(fd: RawFd, vm: &SharedVm, a: &Args) -> SysResult {
     let b = mem_buf(vm, a[1], a[2], Access::Write)?;
     host::call(
         libc::SYS_pread64,
@@ -91,8 +88,7 @@ pub(crate) fn pread64_in(fds: &FdTable, vm: &SharedVm, a: &Args) -> SysResult {
     )
 }
 
-pub(crate) fn pwrite64_in(fds: &FdTable, vm: &SharedVm, a: &Args) -> SysResult {
-    let fd = fds.host(a[0])?;
+pub(crate) fn pwrite64_in(fd: RawFd, vm: &SharedVm, a: &Args) -> SysResult {
     let b = mem_buf(vm, a[1], a[2], Access::Read)?;
     host::call(
         libc::SYS_pwrite64,
