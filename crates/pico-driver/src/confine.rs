@@ -382,17 +382,19 @@ pub const DENIED_EXAMPLES: &[(&str, i64)] = &[
     ("userfaultfd", libc::SYS_userfaultfd),
 ];
 
-/// Tries each of [`DENIED_EXAMPLES`] with harmless arguments (all zero or
-/// invalid, so an allowed call would fail with EFAULT/EINVAL, not act) and
+/// Tries each of [`DENIED_EXAMPLES`] with harmless arguments (all -1:
+/// an invalid descriptor, pointer, request or flag set, so an allowed call
+/// fails with EBADF/EFAULT/EINVAL/…, never acts — zeros would not do:
+/// `kexec_load` with no segments unloads the loaded image) and
 /// returns each name with the errno it got.
 pub fn probe_denied() -> Vec<(&'static str, i32)> {
     DENIED_EXAMPLES
         .iter()
         .map(|&(name, nr)| {
-            // SAFETY: every argument is zero or -1: no pointer is passed,
-            // and none of these calls acts on such arguments (bad fd,
-            // null path, invalid request).
-            let r = unsafe { libc::syscall(nr, -1i64, 0, 0, 0, 0, 0) };
+            // SAFETY: every argument is -1: no valid pointer is passed, and
+            // none of these calls acts on such arguments (bad fd, faulting
+            // path, invalid request, flags or counts).
+            let r = unsafe { libc::syscall(nr, -1i64, -1i64, -1i64, -1i64, -1i64, -1i64) };
             let errno = if r == -1 {
                 std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
             } else {
@@ -448,7 +450,7 @@ mod tests {
         // What makes `--check-confinement` meaningful: without the filter
         // these calls fail differently (here, as root or not).
         let got: std::collections::HashMap<_, _> = probe_denied().into_iter().collect();
-        assert_eq!(got["socket"], libc::EAFNOSUPPORT);
+        assert_eq!(got["socket"], libc::EINVAL);
         assert_eq!(got["execve"], libc::EFAULT);
         assert_eq!(got["setns"], libc::EBADF);
     }
