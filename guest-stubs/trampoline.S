@@ -41,8 +41,9 @@ pico_trampoline_end:
  * The fast syscall page: one copy per vCPU, at LSTAR, with the vCPU's data
  * page right after it (so `D + field(%rip)` reaches this vCPU's own data).
  * It answers a few syscalls without leaving the guest (getpid, gettid,
- * rt_sigprocmask with nothing pending, arch_prctl FS) and sends the rest
- * to the host through the same `out` as the plain trampoline.
+ * rt_sigprocmask with nothing pending, arch_prctl FS, set_robust_list,
+ * set_tid_address, rseq) and sends the rest to the host through the same
+ * `out` as the plain trampoline.
  *
  * Where `syscall` arrives at CPL 3 (PVM) this is native ring-3 code, so an
  * answer costs the `syscall` instruction and a few loads instead of a VM
@@ -78,14 +79,20 @@ pico_fast_start:
 pico_fast_saved:
     testb ${FLAG_FAST}, D + {F_FLAGS}(%rip)
     jz fast_slow
-    cmp $39, %rax
+    cmp ${NR_GETPID}, %rax
     je fast_getpid
-    cmp $186, %rax
+    cmp ${NR_GETTID}, %rax
     je fast_gettid
-    cmp $14, %rax
+    cmp ${NR_RT_SIGPROCMASK}, %rax
     je fast_sigprocmask
-    cmp $158, %rax
+    cmp ${NR_ARCH_PRCTL}, %rax
     je fast_arch_prctl
+    cmp ${NR_SET_ROBUST_LIST}, %rax
+    je fast_set_robust_list
+    cmp ${NR_SET_TID_ADDRESS}, %rax
+    je fast_set_tid_address
+    cmp ${NR_RSEQ}, %rax
+    je fast_rseq
     /* Exitless: post the call for a host thread that is awake and wait
        for its answer; exit instead if it declines or takes too long
        (rule 4). */
@@ -142,6 +149,29 @@ fast_getpid:
     jmp fast_return_l
 fast_gettid:
     mov D + {F_TID}(%rip), %rax
+    jmp fast_return_l
+
+    /* set_robust_list(head=rdi, len=rsi) and set_tid_address(tidptr=rdi)
+       only record a pointer the kernel uses when the thread ends: record it
+       here, with a bit in F_DEFERRED, and the host takes it over at the next
+       exit, before it handles anything else. Both stores are repeatable
+       (rule 2). Every glibc process and thread starts with these calls. */
+fast_set_robust_list:
+    cmp $24, %rsi                           /* sizeof(struct robust_list_head) */
+    jne fast_slow
+    mov %rdi, D + {F_ROBUST_LIST}(%rip)
+    orq ${DEFER_ROBUST_LIST}, D + {F_DEFERRED}(%rip)
+    xor %eax, %eax
+    jmp fast_return_l
+fast_set_tid_address:
+    mov %rdi, D + {F_CLEAR_CHILD_TID}(%rip)
+    orq ${DEFER_CLEAR_CHILD_TID}, D + {F_DEFERRED}(%rip)
+    mov D + {F_TID}(%rip), %rax
+    jmp fast_return_l
+    /* rseq: picorun has no restartable sequences; the host would answer
+       ENOSYS too (glibc then goes on without them). */
+fast_rseq:
+    mov $-{ENOSYS}, %rax
     jmp fast_return_l
 
 fast_arch_prctl:

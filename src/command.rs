@@ -321,7 +321,8 @@ impl Command {
             trace: self.trace,
             stats: self.stats,
             exitless: self.exitless,
-            fast_syscalls: self.fast_syscalls,
+            // A trace shows every syscall: none is answered in the guest.
+            fast_syscalls: self.fast_syscalls && !self.trace,
         };
         let (report_read, report_write) = os::pipe()?;
         let (lifeline, lifeline_theirs) = os::socketpair()?;

@@ -11,7 +11,8 @@ use clap::Parser;
 #[derive(Parser, Debug)]
 #[command(name = "picorun", version, about)]
 struct Cli {
-    /// Print one strace-style line per syscall to stderr.
+    /// Print one strace-style line per syscall to stderr (every syscall
+    /// then exits to the host, even those the guest could answer itself).
     #[arg(long)]
     trace: bool,
     /// Print a per-syscall count and time table to stderr at exit.
@@ -24,8 +25,8 @@ struct Cli {
     #[arg(long)]
     exitless: bool,
     /// Make every syscall exit to the host, even those the guest's fast
-    /// syscall page answers itself (getpid, gettid, rt_sigprocmask): for
-    /// measuring.
+    /// syscall page answers itself (getpid, gettid, rt_sigprocmask,
+    /// set_robust_list, set_tid_address, rseq): for measuring.
     #[arg(long)]
     exit_every_syscall: bool,
     /// Do not confine picorun itself (no seccomp allow-list on the host

@@ -360,6 +360,8 @@ fn threads(build: Build) {
                 "fork from a thread while another runs: exited 42",
                 "main called pthread_exit, last thread returned: exited 0",
                 "a thread called exit(3): exited 3",
+                "robust mutex of an ended owner: EOWNERDEAD, made consistent 1",
+                "set_tid_address: returned the tid 1, word cleared at exit 1",
                 "done",
             ],
         )

@@ -14,6 +14,9 @@
 //! closed by slewing `mult` over the next period, so CLOCK_MONOTONIC never
 //! goes back. Only a large gap steps (forward; REALTIME both ways, as after
 //! `settimeofday`). The rate per clock is measured over about a second.
+//! CLOCK_BOOTTIME is CLOCK_MONOTONIC plus the time spent suspended, as in
+//! the kernel: an offset that is never negative and only grows, so a
+//! BOOTTIME read after a MONOTONIC one is never behind it.
 //!
 //! Must never make the guest wrong: where anything is missing (no invariant
 //! TSC, no KVM_GET_TSC_KHZ) the page stays not ready and the vDSO makes
@@ -73,6 +76,8 @@ pub struct Tracker {
     rate: u64,
     raw_rate: u64,
     anchor: Option<Sample>,
+    /// BOOTTIME - MONOTONIC in ns (time spent suspended).
+    boot_offset: u64,
 }
 
 impl Tracker {
@@ -87,6 +92,7 @@ impl Tracker {
             rate: nominal,
             raw_rate: nominal,
             anchor: None,
+            boot_offset: 0,
         }
     }
 
@@ -130,6 +136,9 @@ impl Tracker {
         let prev = self.data;
         let period = self.period_ticks().max(1);
         for (i, c) in self.data.clocks.iter_mut().enumerate() {
+            if i == clock::BOOTTIME {
+                continue; // follows MONOTONIC, below
+            }
             let rate = if i == clock::MONOTONIC_RAW {
                 self.raw_rate
             } else {
@@ -152,6 +161,18 @@ impl Tracker {
                 }
             };
         }
+        // Sampled at the same instant, the two differ by the suspended
+        // time, give or take the sampling error: only a suspend (a jump
+        // past STEP_NS) moves the offset, and only forward.
+        let sampled = s.ns[clock::BOOTTIME].saturating_sub(s.ns[clock::MONOTONIC]);
+        if !prev.ready || i128::from(sampled) - i128::from(self.boot_offset) > STEP_NS {
+            self.boot_offset = sampled;
+        }
+        let mono = self.data.clocks[clock::MONOTONIC];
+        self.data.clocks[clock::BOOTTIME] = ClockBase {
+            base_ns: mono.base_ns.wrapping_add(self.boot_offset),
+            mult: mono.mult,
+        };
         self.data.tsc_base = s.tsc;
         self.data.ready = true;
     }

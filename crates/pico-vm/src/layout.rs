@@ -124,6 +124,16 @@ pub mod fastdata {
     pub const FLAG_FSGSBASE: u64 = 2;
     /// Post the syscalls in `ALLOW` for a host thread to serve (exitless).
     pub const FLAG_EXITLESS: u64 = 4;
+    /// `DEFER_*` bits: what the guest recorded in this page for the host
+    /// to take over at the next exit (set_robust_list, set_tid_address
+    /// only store a pointer the kernel uses later, at thread exit).
+    pub const DEFERRED: u64 = 0x50;
+    pub const DEFER_ROBUST_LIST: u64 = 1;
+    pub const DEFER_CLEAR_CHILD_TID: u64 = 2;
+    /// The robust list head and the clear-child-tid address, valid while
+    /// their `DEFER_*` bit is set.
+    pub const ROBUST_LIST: u64 = 0x58;
+    pub const CLEAR_CHILD_TID: u64 = 0x60;
 
     /// The exitless request, on a cache line of its own: state, number,
     /// arguments and result.

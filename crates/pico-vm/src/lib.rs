@@ -19,6 +19,7 @@ pub mod postbox;
 pub mod rangemap;
 mod setup;
 mod trampoline;
+pub use trampoline::FAST_SYSCALLS;
 mod vcpu;
 pub mod vdso;
 mod vm;
@@ -27,7 +28,7 @@ pub use error::VmError;
 pub use memory::{Access, CstrError, Fault, FileMapping, MappedFile, Memory, Region};
 pub use postbox::{PostBox, Request};
 pub use setup::spawn_quiet;
-pub use vcpu::{EntryMode, ExceptionInfo, Exit, FastState, KickHandle, Vcpu};
+pub use vcpu::{Deferred, EntryMode, ExceptionInfo, Exit, FastState, KickHandle, Vcpu};
 pub use vm::{set_fast_syscalls, CpuState, Features, Vm};
 
 /// The host's time-stamp counter (what the guest's reads are offset from).

@@ -6,6 +6,19 @@ use crate::layout::{
     fastdata as f, selector, EXCEPTION_PORT_BASE, FS_LIMIT, SYSCALL_PORT, USER_TOP,
 };
 
+/// The syscalls the fast page may answer without an exit; its assembly
+/// compares with these very constants. A policy that must see one of them
+/// turns the fast page off (`set_fast_syscalls`).
+pub const FAST_SYSCALLS: [i64; 7] = [
+    libc::SYS_getpid,
+    libc::SYS_gettid,
+    libc::SYS_rt_sigprocmask,
+    libc::SYS_arch_prctl,
+    libc::SYS_set_robust_list,
+    libc::SYS_set_tid_address,
+    libc::SYS_rseq,
+];
+
 std::arch::global_asm!(
     include_str!("../../../guest-stubs/trampoline.S"),
     SYSCALL_PORT = const SYSCALL_PORT,
@@ -23,6 +36,19 @@ std::arch::global_asm!(
     FLAG_FAST = const f::FLAG_FAST,
     FLAG_FSGSBASE = const f::FLAG_FSGSBASE,
     FLAG_EXITLESS = const f::FLAG_EXITLESS,
+    F_DEFERRED = const f::DEFERRED,
+    DEFER_ROBUST_LIST = const f::DEFER_ROBUST_LIST,
+    DEFER_CLEAR_CHILD_TID = const f::DEFER_CLEAR_CHILD_TID,
+    F_ROBUST_LIST = const f::ROBUST_LIST,
+    F_CLEAR_CHILD_TID = const f::CLEAR_CHILD_TID,
+    ENOSYS = const libc::ENOSYS,
+    NR_GETPID = const FAST_SYSCALLS[0],
+    NR_GETTID = const FAST_SYSCALLS[1],
+    NR_RT_SIGPROCMASK = const FAST_SYSCALLS[2],
+    NR_ARCH_PRCTL = const FAST_SYSCALLS[3],
+    NR_SET_ROBUST_LIST = const FAST_SYSCALLS[4],
+    NR_SET_TID_ADDRESS = const FAST_SYSCALLS[5],
+    NR_RSEQ = const FAST_SYSCALLS[6],
     F_STATE = const f::STATE,
     F_REQ_NR = const f::REQ_NR,
     F_REQ_ARGS = const f::REQ_ARGS,

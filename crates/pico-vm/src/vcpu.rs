@@ -96,6 +96,16 @@ pub struct FastState {
     pub pending: bool,
 }
 
+/// Per-thread pointers the guest set in its fast page (see
+/// [`Vcpu::take_deferred`]); `None` where it set nothing since.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Deferred {
+    /// set_robust_list's head.
+    pub robust_list: Option<u64>,
+    /// set_tid_address's pointer.
+    pub clear_child_tid: Option<u64>,
+}
+
 /// A vCPU's own fast syscall page.
 struct FastPage {
     code: FastCode,
@@ -307,6 +317,25 @@ impl Vcpu {
     pub fn fast_blocked(&self) -> Option<u64> {
         let page = self.fast.as_ref()?;
         Some(self.kernel.read_u64(page.data + fastdata::MASK))
+    }
+
+    /// Takes over what the guest recorded in the fast page since the last
+    /// exit (set_robust_list, set_tid_address answered there) and clears
+    /// it; `None` if nothing (one load per exit).
+    pub fn take_deferred(&self) -> Option<Deferred> {
+        let page = self.fast.as_ref()?;
+        let bits = self.kernel.read_u64(page.data + fastdata::DEFERRED);
+        if bits == 0 {
+            return None;
+        }
+        self.kernel.write_u64(page.data + fastdata::DEFERRED, 0);
+        let field = |bit: u64, offset: u64| {
+            (bits & bit != 0).then(|| self.kernel.read_u64(page.data + offset))
+        };
+        Some(Deferred {
+            robust_list: field(fastdata::DEFER_ROBUST_LIST, fastdata::ROBUST_LIST),
+            clear_child_tid: field(fastdata::DEFER_CLEAR_CHILD_TID, fastdata::CLEAR_CHILD_TID),
+        })
     }
 
     /// Completes a syscall the way `sysret` would: rax = `result`,

@@ -96,3 +96,31 @@ fn a_tsc_behind_the_base_reads_as_the_base() {
     assert_eq!(extrapolate(c, 1_000, 999), 100);
     assert_eq!(extrapolate(c, 1_000, 1_010), 110);
 }
+
+#[test]
+fn boottime_is_monotonic_plus_a_suspend_offset_never_behind_it() {
+    let mut t = tracker();
+    let period = 25_000_000; // 10 ms of ticks
+                             // A host whose BOOTTIME sampled a little behind MONOTONIC (sampling
+                             // error; no suspend), then suspended for 2 s after update 100.
+    for k in 0..200u64 {
+        let tsc = 1_000 + k * period;
+        let mut s = host_at(tsc, 300, 0);
+        let suspended: u64 = if k > 100 { 2_000_000_000 } else { 0 };
+        s.ns[clock::BOOTTIME] = s.ns[clock::MONOTONIC] - 40 + suspended;
+        t.update(&s);
+        for probe in [tsc, tsc + period / 2, tsc + period - 1] {
+            let at = |i: usize| extrapolate(t.data.clocks[i], t.data.tsc_base, probe);
+            let (mono, boot) = (at(clock::MONOTONIC), at(clock::BOOTTIME));
+            assert!(
+                boot >= mono,
+                "update {k}: BOOTTIME {boot} behind MONOTONIC {mono}"
+            );
+            let offset = boot - mono;
+            assert!(
+                offset <= suspended && suspended - offset <= 40,
+                "update {k}: offset {offset}, suspended {suspended} (sampled 40 ns short)"
+            );
+        }
+    }
+}

@@ -84,16 +84,6 @@ static FILTERING: AtomicBool = AtomicBool::new(false);
 /// The memory limit in bytes, 0 for none.
 static MEM_LIMIT: AtomicU64 = AtomicU64::new(0);
 
-/// The syscalls a vCPU's fast page answers in the guest (see
-/// `pico_vm::set_fast_syscalls`): a policy that denies one of them must
-/// have them exit, so the driver sees them.
-const FAST: &[u64] = &[
-    sysno::GETPID,
-    sysno::GETTID,
-    sysno::RT_SIGPROCMASK,
-    sysno::ARCH_PRCTL,
-];
-
 /// Puts this host process, and every pico process it will become or
 /// fork, under `policy`. Call before `Process::new`, in a host process
 /// that runs only the guest: the CPU limit and the process table are the
@@ -105,7 +95,11 @@ pub fn install(policy: &Policy) -> Result<(), Errno> {
     if let Some(max) = policy.max_procs {
         procs::create(max)?;
     }
-    if FAST.iter().any(|&nr| policy.denied.contains(nr)) {
+    // A denied call must exit, so the driver sees it.
+    if pico_vm::FAST_SYSCALLS
+        .iter()
+        .any(|&nr| policy.denied.contains(nr as u64))
+    {
         pico_vm::set_fast_syscalls(false);
     }
     *POLICY.write().unwrap_or_else(|p| p.into_inner()) = *policy;

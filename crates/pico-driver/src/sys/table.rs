@@ -274,6 +274,7 @@ pub static TABLE: &[Entry] = &[
     e(nr::ARCH_PRCTL, &[ArchPrctl, Hex], Plain(task::arch_prctl)),
     e(nr::SET_TID_ADDRESS, &[Ptr], Plain(task::set_tid_address)),
     e(nr::SET_ROBUST_LIST, &[Ptr, Uint], Plain(task::set_robust_list)),
+    e(nr::GET_ROBUST_LIST, &[Int, Ptr, Ptr], Plain(task::get_robust_list)),
     partial(nr::PRCTL, &[PrctlOption, Hex, Hex, Hex, Hex], Plain(task::prctl), "PR_SET_NAME and PR_GET_NAME; other options EINVAL"),
     e(nr::SCHED_YIELD, &[], Plain(task::sched_yield)),
     e(nr::SCHED_GETAFFINITY, &[Int, Uint, Ptr], Plain(task::sched_getaffinity)),

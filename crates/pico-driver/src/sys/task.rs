@@ -132,13 +132,29 @@ pub fn set_tid_address(t: &mut Task, a: &Args) -> SysResult {
     Ok(u64::from(t.tid))
 }
 
+/// sizeof(struct robust_list_head).
+const ROBUST_LIST_HEAD_SIZE: u64 = 24;
+
 /// set_robust_list(2): the list head is remembered for thread exit.
 pub fn set_robust_list(t: &mut Task, a: &Args) -> SysResult {
-    const ROBUST_LIST_HEAD_SIZE: u64 = 24;
     if a[1] != ROBUST_LIST_HEAD_SIZE {
         return Err(Errno::EINVAL);
     }
     t.robust_list = a[0];
+    Ok(0)
+}
+
+/// get_robust_list(2) of the calling thread (pid 0 or its own tid): the
+/// head and its size. musl asks it to see whether robust mutexes work.
+/// Another thread's list lives in that thread's driver state, out of reach
+/// here: EPERM, as for a thread the caller may not trace.
+pub fn get_robust_list(t: &mut Task, a: &Args) -> SysResult {
+    let pid = a.int(0);
+    if pid != 0 && pid != t.tid as i32 {
+        return Err(Errno::EPERM);
+    }
+    t.write_u64(a[1], t.robust_list)?;
+    t.write_u64(a[2], ROBUST_LIST_HEAD_SIZE)?;
     Ok(0)
 }
 
