@@ -42,8 +42,8 @@ pico_trampoline_end:
  * page right after it (so `D + field(%rip)` reaches this vCPU's own data).
  * It answers a few syscalls without leaving the guest (getpid, gettid,
  * rt_sigprocmask with nothing pending, arch_prctl FS, set_robust_list,
- * set_tid_address, rseq) and sends the rest to the host through the same
- * `out` as the plain trampoline.
+ * set_tid_address, rseq, brk(0)) and sends the rest to the host through
+ * the same `out` as the plain trampoline.
  *
  * Where `syscall` arrives at CPL 3 (PVM) this is native ring-3 code, so an
  * answer costs the `syscall` instruction and a few loads instead of a VM
@@ -93,6 +93,8 @@ pico_fast_saved:
     je fast_set_tid_address
     cmp ${NR_RSEQ}, %rax
     je fast_rseq
+    cmp ${NR_BRK}, %rax
+    je fast_brk
     /* Exitless: post the call for a host thread that is awake and wait
        for its answer; exit instead if it declines or takes too long
        (rule 4). */
@@ -172,6 +174,15 @@ fast_set_tid_address:
        ENOSYS too (glibc then goes on without them). */
 fast_rseq:
     mov $-{ENOSYS}, %rax
+    jmp fast_return_l
+    /* brk(0) asks where the program break is: the host keeps it here
+       (0 when it must answer itself). Moving the break exits. */
+fast_brk:
+    test %rdi, %rdi
+    jnz fast_slow
+    mov D + {F_BRK}(%rip), %rax
+    test %rax, %rax
+    jz fast_slow
     jmp fast_return_l
 
 fast_arch_prctl:

@@ -26,7 +26,7 @@ struct Cli {
     exitless: bool,
     /// Make every syscall exit to the host, even those the guest's fast
     /// syscall page answers itself (getpid, gettid, rt_sigprocmask,
-    /// set_robust_list, set_tid_address, rseq): for measuring.
+    /// set_robust_list, set_tid_address, rseq, brk(0)): for measuring.
     #[arg(long)]
     exit_every_syscall: bool,
     /// Do not confine picorun itself (no seccomp allow-list on the host

@@ -362,6 +362,7 @@ fn threads(build: Build) {
                 "a thread called exit(3): exited 3",
                 "robust mutex of an ended owner: EOWNERDEAD, made consistent 1",
                 "set_tid_address: returned the tid 1, word cleared at exit 1",
+                "brk moved by another thread: moved 1 page or more 1, seen at once 1, seen after join 1",
                 "done",
             ],
         )

@@ -259,6 +259,8 @@ impl Process {
             tid: t.tid,
             blocked: t.signals.blocked,
             pending: t.signals.pending_mask() != 0,
+            // Only a lone thread can be sure nobody moved the break since.
+            brk: if t.threads.live() == 1 { t.vm.brk() } else { 0 },
         });
     }
 

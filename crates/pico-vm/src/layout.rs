@@ -134,6 +134,10 @@ pub mod fastdata {
     /// their `DEFER_*` bit is set.
     pub const ROBUST_LIST: u64 = 0x58;
     pub const CLEAR_CHILD_TID: u64 = 0x60;
+    /// What brk(0) answers: the program break, or 0 where the host must
+    /// answer (in a process with more threads, another thread may move the
+    /// break between two exits of this one).
+    pub const BRK: u64 = 0x68;
 
     /// The exitless request, on a cache line of its own: state, number,
     /// arguments and result.

@@ -9,7 +9,7 @@ use crate::layout::{
 /// The syscalls the fast page may answer without an exit; its assembly
 /// compares with these very constants. A policy that must see one of them
 /// turns the fast page off (`set_fast_syscalls`).
-pub const FAST_SYSCALLS: [i64; 7] = [
+pub const FAST_SYSCALLS: [i64; 8] = [
     libc::SYS_getpid,
     libc::SYS_gettid,
     libc::SYS_rt_sigprocmask,
@@ -17,6 +17,7 @@ pub const FAST_SYSCALLS: [i64; 7] = [
     libc::SYS_set_robust_list,
     libc::SYS_set_tid_address,
     libc::SYS_rseq,
+    libc::SYS_brk,
 ];
 
 std::arch::global_asm!(
@@ -49,6 +50,8 @@ std::arch::global_asm!(
     NR_SET_ROBUST_LIST = const FAST_SYSCALLS[4],
     NR_SET_TID_ADDRESS = const FAST_SYSCALLS[5],
     NR_RSEQ = const FAST_SYSCALLS[6],
+    NR_BRK = const FAST_SYSCALLS[7],
+    F_BRK = const f::BRK,
     F_STATE = const f::STATE,
     F_REQ_NR = const f::REQ_NR,
     F_REQ_ARGS = const f::REQ_ARGS,

@@ -94,6 +94,8 @@ pub struct FastState {
     pub blocked: u64,
     /// Whether any signal is pending for the thread.
     pub pending: bool,
+    /// What brk(0) answers; 0 sends it to the host.
+    pub brk: u64,
 }
 
 /// Per-thread pointers the guest set in its fast page (see
@@ -293,6 +295,7 @@ impl Vcpu {
         field(fastdata::MASK, state.blocked);
         field(fastdata::HOST_MASK, state.blocked);
         field(fastdata::PENDING, u64::from(state.pending));
+        field(fastdata::BRK, state.brk);
     }
 
     /// Turns on exitless mode for the syscalls in `allow`: the guest posts

@@ -62,8 +62,7 @@ pub struct Features {
 static FAST_SYSCALLS_OFF: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Whether VMs created from now on in this host process (and its forked
-/// children) answer getpid, gettid, rt_sigprocmask and arch_prctl(FS) in
-/// the guest. On by default; off makes every syscall exit to the host,
+/// children) answer the syscalls in [`crate::FAST_SYSCALLS`] in the guest. On by default; off makes every syscall exit to the host,
 /// which is what the benchmarks compare against.
 pub fn set_fast_syscalls(on: bool) {
     FAST_SYSCALLS_OFF.store(!on, std::sync::atomic::Ordering::Relaxed);

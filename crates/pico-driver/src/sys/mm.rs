@@ -48,5 +48,7 @@ pub fn msync(t: &mut Task, a: &Args) -> SysResult {
 pub fn brk(t: &mut Task, a: &Args) -> SysResult {
     let mut g = t.vm.write();
     let crate::shared::Mm { vm, layout } = &mut *g;
-    Ok(mm::brk(vm, layout, a[0]))
+    let brk = mm::brk(vm, layout, a[0]);
+    t.vm.set_brk(brk);
+    Ok(brk)
 }
