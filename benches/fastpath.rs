@@ -21,10 +21,12 @@ const BATCH: u64 = 1000;
 /// (name, -DCALL value, syscalls per call). arch_prctl(ARCH_GET_FS) is
 /// answered in the guest only where the guest CPU has FSGSBASE (hardware
 /// KVM; not PVM, where it exits and is not worth a batch here).
-const CALLS: [(&str, u32, u64); 3] = [
+const CALLS: [(&str, u32, u64); 5] = [
     ("getpid", 0, 1),
     ("gettid", 1, 1),
     ("sigprocmask_pair", 2, 2),
+    ("set_robust_list", 3, 1),
+    ("brk_query", 4, 1),
 ];
 
 fn guest(call: u32) -> std::path::PathBuf {
@@ -92,6 +94,14 @@ fn exit_path(c: &mut Criterion) {
 fn native(c: &mut Criterion) {
     let set: u64 = 1 << 9;
     let mut old: u64 = 0;
+    // This thread's robust list, put back after the set_robust_list runs.
+    let (mut own_head, mut own_len) = (0usize, 0usize);
+    // SAFETY: get_robust_list(0, ...) writes this thread's head and size
+    // into the two locals.
+    unsafe { libc::syscall(libc::SYS_get_robust_list, 0, &mut own_head, &mut own_len) };
+    // An empty list: its head points at itself.
+    let mut empty = [0usize; 3];
+    empty[0] = empty.as_ptr() as usize;
     for (name, call, _) in CALLS {
         c.bench_function(&format!("native_{name}"), |b| {
             // SAFETY: each call passes pointers to live locals of the right
@@ -100,6 +110,8 @@ fn native(c: &mut Criterion) {
                 match call {
                     0 => libc::syscall(libc::SYS_getpid),
                     1 => libc::syscall(libc::SYS_gettid),
+                    3 => libc::syscall(libc::SYS_set_robust_list, empty.as_ptr(), 24),
+                    4 => libc::syscall(libc::SYS_brk, 0),
                     _ => {
                         libc::syscall(libc::SYS_rt_sigprocmask, 0, &set, &mut old, 8);
                         libc::syscall(libc::SYS_rt_sigprocmask, 2, &old, 0, 8)
@@ -108,6 +120,8 @@ fn native(c: &mut Criterion) {
             })
         });
     }
+    // SAFETY: restores the head get_robust_list reported for this thread.
+    unsafe { libc::syscall(libc::SYS_set_robust_list, own_head, own_len) };
 }
 
 fn report() {
