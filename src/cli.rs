@@ -57,6 +57,10 @@ pub fn run(command: &[OsString], options: &Options) -> ExitCode {
     if !options.policy.is_unrestricted() {
         return run_sandboxed(command, options);
     }
+    // This process runs the guest: its first VM's set-up starts now, on a
+    // helper thread. (Not before the fork above: the guest process closes
+    // the descriptors it inherits, /dev/kvm's among them.)
+    pico_vm::prewarm();
     let program = match &options.root {
         Some(root) => match resolve_in_root(program_arg, root, options) {
             Ok(p) => Some(p),

@@ -85,6 +85,9 @@ fn start(plan: &Plan, status: RawFd) -> Result<Process, Failure> {
         (kind, e.raw_os_error().unwrap_or(0), format!("{what}{e}"))
     };
     set_up(plan, status).map_err(|e| io_failure(FailKind::Picorun, e, String::new()))?;
+    // The descriptors are final: the VM's set-up can start (see
+    // `pico_vm::prewarm`).
+    pico_vm::prewarm();
     // Under a root, the working directory is the guest's, set once the
     // root is installed, and the program was checked inside it.
     if let (Some(cwd), None) = (&plan.cwd, &plan.root) {

@@ -8,6 +8,7 @@
 //! guest memory through host pointers.
 
 mod cpu;
+mod cpuid_cache;
 mod descriptors;
 mod error;
 mod fastpath;
@@ -29,7 +30,7 @@ pub use memory::{Access, CstrError, Fault, FileMapping, MappedFile, Memory, Regi
 pub use postbox::{PostBox, Request};
 pub use setup::spawn_quiet;
 pub use vcpu::{Deferred, EntryMode, ExceptionInfo, Exit, FastState, KickHandle, Vcpu};
-pub use vm::{set_fast_syscalls, CpuState, Features, Vm};
+pub use vm::{prewarm, set_fast_syscalls, CpuState, Features, Vm};
 
 /// The host's time-stamp counter (what the guest's reads are offset from).
 pub fn host_tsc() -> u64 {

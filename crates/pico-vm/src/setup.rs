@@ -1,12 +1,15 @@
 //! A new VM's first vCPU, prepared on a helper thread while the host loads
 //! the program into guest memory.
 //!
-//! `KVM_GET_SUPPORTED_CPUID` and the vCPU's fixed state (CPUID, system
-//! registers, MSRs, XCR0, the TSC offset) depend on nothing the program
-//! decides, and on some hosts they cost about as much as all the rest of
-//! the set-up (~0.45 ms under PVM, where every host `cpuid` and `rdmsr`
-//! traps). A helper thread does them while the creating thread creates
-//! the VM and vCPU 0's fd and loads the program.
+//! `KVM_GET_SUPPORTED_CPUID`, `KVM_CREATE_VCPU` and the vCPU's fixed
+//! state (CPUID, system registers, MSRs, XCR0, the TSC offset) depend on
+//! nothing the program decides, and on some hosts they cost about as much
+//! as all the rest of the set-up (under PVM, where every host `cpuid` and
+//! `rdmsr` traps, ~0.35 ms for the table and ~0.25 ms to create vCPU 0). A
+//! helper thread does them while the creating thread creates the VM and
+//! loads the program. The CLI starts the helper before the VM exists
+//! ([`start_early`], by `prewarm`), so the table is fetched while it parses
+//! its arguments.
 //!
 //! The helper only ever helps: each piece of work is done by whichever
 //! thread gets to it first, so when the creating thread needs the vCPU
@@ -17,7 +20,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
 use kvm_bindings::CpuId;
-use kvm_ioctls::{Kvm, VcpuFd};
+use kvm_ioctls::{Kvm, VmFd};
 
 use crate::error::VmError;
 use crate::kernel::KernelArea;
@@ -44,12 +47,18 @@ enum Stage<I, O> {
     Done(O),
 }
 
+/// What creating and setting up vCPU 0 takes: the VM, its kernel area and
+/// its features.
+type VcpuJob = (Arc<VmFd>, Arc<KernelArea>, Features);
+
 struct Jobs {
     /// `None` when KVM refused: the caller asks again and reports why.
     cpuid: Stage<(), Option<CpuId>>,
-    vcpu: Stage<VcpuFd, Result<ReadyVcpu, VmError>>,
+    /// Given the VM: vCPU 0 is created (KVM_CREATE_VCPU, ~0.1 ms or more
+    /// under PVM) and set up.
+    vcpu: Stage<VcpuJob, Result<ReadyVcpu, VmError>>,
     /// The creating thread has taken what there is, or dropped the set-up:
-    /// the helper stops waiting for a fd.
+    /// the helper stops waiting for the VM.
     abandoned: bool,
 }
 
@@ -57,8 +66,6 @@ struct Shared {
     jobs: Mutex<Jobs>,
     changed: Condvar,
     kvm: Arc<Kvm>,
-    kernel: Arc<KernelArea>,
-    features: Features,
 }
 
 /// The set-up of one VM's vCPU 0 (see the module documentation).
@@ -66,8 +73,8 @@ pub(crate) struct Setup(Option<Arc<Shared>>);
 
 impl Setup {
     /// Starts preparing: the CPUID table at once, vCPU 0 once
-    /// [`Setup::give_vcpu`] hands over its fd.
-    pub fn start(kvm: Arc<Kvm>, kernel: Arc<KernelArea>, features: Features) -> Setup {
+    /// [`Setup::give_vm`] hands over the VM.
+    pub fn start(kvm: Arc<Kvm>) -> Setup {
         let shared = Arc::new(Shared {
             jobs: Mutex::new(Jobs {
                 cpuid: Stage::Todo(()),
@@ -76,8 +83,6 @@ impl Setup {
             }),
             changed: Condvar::new(),
             kvm,
-            kernel,
-            features,
         });
         let helper = shared.clone();
         match spawn_quiet("pico-vcpu-setup", move || helper.help()) {
@@ -88,10 +93,11 @@ impl Setup {
         Setup(Some(shared))
     }
 
-    /// Hands over vCPU 0's fd, to be set up.
-    pub fn give_vcpu(&self, fd: VcpuFd) {
+    /// Hands over the VM (with its kernel area and features), whose vCPU 0
+    /// is to be created and set up.
+    pub fn give_vm(&self, fd: Arc<VmFd>, kernel: Arc<KernelArea>, features: Features) {
         if let Some(shared) = &self.0 {
-            shared.lock().vcpu = Stage::Todo(fd);
+            shared.lock().vcpu = Stage::Todo((fd, kernel, features));
             shared.changed.notify_all();
         }
     }
@@ -191,9 +197,9 @@ impl Shared {
         let mut jobs = self.lock();
         loop {
             match std::mem::replace(&mut jobs.vcpu, Stage::Doing) {
-                Stage::Todo(fd) => {
+                Stage::Todo((fd, kernel, features)) => {
                     drop(jobs);
-                    let ready = prepare_vcpu(fd, cpuid, self.kernel.clone(), self.features);
+                    let ready = prepare_vcpu(fd, cpuid, kernel, features);
                     if owner {
                         return Some(ready);
                     }
@@ -222,6 +228,30 @@ impl Shared {
     }
 }
 
+/// A set-up started before its VM existed (see [`start_early`]), with the
+/// process that started it: a forked child has no helper thread.
+static EARLY: Mutex<Option<(u32, Setup)>> = Mutex::new(None);
+
+/// Starts the set-up of this process's first VM now, before the VM exists,
+/// so that the CPUID table (the costliest question to KVM under PVM) is
+/// fetched while the process is still busy with other things;
+/// [`take_early`] hands the set-up to that VM.
+pub(crate) fn start_early(kvm: Arc<Kvm>) {
+    let setup = Setup::start(kvm);
+    *EARLY.lock().unwrap_or_else(|p| p.into_inner()) = Some((std::process::id(), setup));
+}
+
+/// The set-up [`start_early`] started in this process, if not taken yet.
+pub(crate) fn take_early() -> Option<Setup> {
+    let mut early = EARLY.lock().unwrap_or_else(|p| p.into_inner());
+    match early.take() {
+        Some((pid, setup)) if pid == std::process::id() => Some(setup),
+        // Started by the parent of this forked process: its helper thread
+        // is not here (dropping the set-up only marks it abandoned).
+        _ => None,
+    }
+}
+
 /// Should the helper panic half-way, the creating thread must not wait
 /// for it forever: what it was doing is reported as failed.
 struct UnblockOnPanic<'a>(&'a Shared);
@@ -245,11 +275,13 @@ impl Drop for UnblockOnPanic<'_> {
 }
 
 fn prepare_vcpu(
-    fd: VcpuFd,
+    vm: Arc<VmFd>,
     cpuid: &CpuId,
     kernel: Arc<KernelArea>,
     features: Features,
 ) -> Result<ReadyVcpu, VmError> {
+    let fd =
+        crate::vm::retry_eintr(|| vm.create_vcpu(0)).map_err(VmError::kvm("KVM_CREATE_VCPU"))?;
     let regs = crate::cpu::start_regs(0, 0);
     let vcpu = Vcpu::new(fd, 0, cpuid, kernel, features, regs, [0, 0])?;
     let offset = vcpu.tsc_offset().ok();

@@ -34,17 +34,26 @@ pub(crate) fn retry_eintr<T>(
     }
 }
 
-/// KVM_GET_SUPPORTED_CPUID, filtered, asked once per host process: it is
-/// constant and costs milliseconds on some hosts (4 ms here), which every
-/// exec and fork would otherwise pay.
+/// KVM_GET_SUPPORTED_CPUID, filtered, asked once per host process (and
+/// then kept on disk for the boot, see `cpuid_cache.rs`): it is constant
+/// and costs 0.3 ms to milliseconds, which every exec and fork, and every
+/// start, would otherwise pay.
 pub(crate) fn supported_cpuid(kvm: &Kvm) -> Result<CpuId, VmError> {
     static CACHE: std::sync::OnceLock<CpuId> = std::sync::OnceLock::new();
     if let Some(cpuid) = CACHE.get() {
         return Ok(cpuid.clone());
     }
-    let mut cpuid = kvm
-        .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
-        .map_err(VmError::kvm("KVM_GET_SUPPORTED_CPUID"))?;
+    let cached = crate::cpuid_cache::load().and_then(|e| CpuId::from_entries(&e).ok());
+    let mut cpuid = match cached {
+        Some(cpuid) => cpuid,
+        None => {
+            let cpuid = kvm
+                .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
+                .map_err(VmError::kvm("KVM_GET_SUPPORTED_CPUID"))?;
+            crate::cpuid_cache::store(cpuid.as_slice());
+            cpuid
+        }
+    };
     crate::cpu::filter_cpuid(&mut cpuid);
     Ok(CACHE.get_or_init(|| cpuid).clone())
 }
@@ -60,6 +69,17 @@ pub struct Features {
 }
 
 static FAST_SYSCALLS_OFF: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Starts, on a helper thread, the set-up of the first VM this process
+/// will create (see `setup.rs`): the CPUID table is then fetched while the
+/// process parses its arguments and prepares. Call it as soon as the
+/// process knows it will run a guest; any error is left for the VM's
+/// creation to report.
+pub fn prewarm() {
+    if let Ok(kvm) = open_kvm() {
+        crate::setup::start_early(Arc::new(kvm));
+    }
+}
 
 /// Whether VMs created from now on in this host process (and its forked
 /// children) answer the syscalls in [`crate::FAST_SYSCALLS`] in the guest. On by default; off makes every syscall exit to the host,
@@ -172,12 +192,9 @@ impl Vm {
             op: "kernel area",
             source,
         })?;
-        let setup = Setup::start(kvm.clone(), kernel.clone(), features);
+        let setup = crate::setup::take_early().unwrap_or_else(|| Setup::start(kvm.clone()));
         let fd = Arc::new(retry_eintr(|| kvm.create_vm()).map_err(VmError::kvm("KVM_CREATE_VM"))?);
-        // On failure vCPU 0 is created again when asked for, which reports why.
-        if let Ok(vcpu) = retry_eintr(|| fd.create_vcpu(0)) {
-            setup.give_vcpu(vcpu);
-        }
+        setup.give_vm(fd.clone(), kernel.clone(), features);
         let mut vm = Vm {
             fd,
             kvm,
