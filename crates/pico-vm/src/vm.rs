@@ -140,23 +140,38 @@ const TSC_SKEW_LIMIT: i64 = 1_000_000;
 const KERNEL_SLOT: u32 = 0;
 const TOP_CHUNK: u64 = WINDOW_SIZE / SLOT_CHUNK - 1;
 
+/// /dev/kvm, opened once per host process (see [`open_kvm`]).
+static KVM_DEVICE: Mutex<Option<std::os::fd::OwnedFd>> = Mutex::new(None);
+
 /// `/dev/kvm`, opened once per picorun and kept: a forked child (a host
 /// fork, with the descriptor) or an exec makes its VM from it whatever its
 /// credentials have become. A guest that dropped root and then forked
 /// could not open the root-only device again, so its fork failed.
+///
+/// Something else may have closed the kept descriptor meanwhile (a library
+/// guest process closes what it inherited), and its number may now be
+/// another file's: it is used only while it still answers
+/// KVM_GET_API_VERSION, else /dev/kvm is opened again (and the old number
+/// left alone).
 fn open_kvm() -> Result<Kvm, VmError> {
-    static DEVICE: OnceLock<std::os::fd::OwnedFd> = OnceLock::new();
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-    let device = match DEVICE.get() {
-        Some(device) => device,
-        None => {
-            let raw = Kvm::open_with_cloexec(true).map_err(kvm_open_error)?;
-            // SAFETY: `raw` was just opened and is owned by nobody else.
-            let _ = DEVICE.set(unsafe { OwnedFd::from_raw_fd(raw) });
-            DEVICE
-                .get()
-                .ok_or_else(|| VmError::Unsupported("/dev/kvm".into()))?
-        }
+    let mut device = KVM_DEVICE.lock().unwrap_or_else(|p| p.into_inner());
+    let still_kvm = |fd: &OwnedFd| {
+        // SAFETY: KVM_GET_API_VERSION (_IO(KVMIO, 0)) takes no argument; on
+        // a descriptor that is not /dev/kvm it fails without effect.
+        let version = unsafe { libc::ioctl(fd.as_raw_fd(), u64::from(kvm_bindings::KVMIO << 8)) };
+        version == kvm_bindings::KVM_API_VERSION as i32
+    };
+    if let Some(stale) = device.take_if(|fd| !still_kvm(fd)) {
+        std::mem::forget(stale);
+    }
+    if device.is_none() {
+        let raw = Kvm::open_with_cloexec(true).map_err(kvm_open_error)?;
+        // SAFETY: `raw` was just opened and is owned by nobody else.
+        *device = Some(unsafe { OwnedFd::from_raw_fd(raw) });
+    }
+    let Some(device) = device.as_ref() else {
+        return Err(VmError::Unsupported("/dev/kvm".into()));
     };
     // SAFETY: F_DUPFD_CLOEXEC of a descriptor this process owns; the result
     // is checked and then owned by the returned Kvm alone.
