@@ -213,6 +213,18 @@ mod tests {
 
     const DENY: u32 = ret_errno(1);
 
+    /// What `allow_list(allowed, guarded, answered, DENY)` must answer for
+    /// `nr` with a first argument of 0.
+    fn expected(nr: u32, allowed: &[u32], guarded: (u32, u32), answered: &[(u32, u32)]) -> u32 {
+        if let Some(&(_, ret)) = answered.iter().find(|a| a.0 == nr) {
+            ret
+        } else if allowed.contains(&nr) || nr == guarded.0 {
+            RET_ALLOW
+        } else {
+            DENY
+        }
+    }
+
     #[test]
     fn allows_exactly_the_list() {
         let allowed: Vec<u32> = (0..300).filter(|n| n % 3 == 0 || n % 7 == 1).collect();
@@ -221,13 +233,7 @@ mod tests {
         let answered = [(435, ret_errno(38)), (3, ret_errno(4))];
         let program = allow_list(&allowed, guarded, &answered, DENY);
         for nr in 0..700u32 {
-            let want = if let Some(&(_, ret)) = answered.iter().find(|a| a.0 == nr) {
-                ret
-            } else if allowed.contains(&nr) || nr == guarded.0 {
-                RET_ALLOW
-            } else {
-                DENY
-            };
+            let want = expected(nr, &allowed, guarded, &answered);
             assert_eq!(run(&program, AUDIT_ARCH_X86_64, nr, 0), want, "nr {nr}");
         }
         assert_eq!(
@@ -248,13 +254,7 @@ mod tests {
         let answered = [(20, ret_errno(38)), (435, ret_errno(38))];
         let program = allow_list(&allowed, guarded, &answered, DENY);
         for nr in (0..700u32).chain([0x3fff_fffe, 0x3fff_ffff]) {
-            let want = if let Some(&(_, ret)) = answered.iter().find(|a| a.0 == nr) {
-                ret
-            } else if allowed.contains(&nr) || nr == guarded.0 {
-                RET_ALLOW
-            } else {
-                DENY
-            };
+            let want = expected(nr, &allowed, guarded, &answered);
             assert_eq!(run(&program, AUDIT_ARCH_X86_64, nr, 0), want, "nr {nr}");
         }
         assert_eq!(run(&program, AUDIT_ARCH_X86_64, 50, 0x10), DENY);
