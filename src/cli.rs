@@ -98,8 +98,7 @@ pub fn run(command: &[OsString], options: &Options) -> ExitCode {
         root: options.root.clone(),
         binds: options.binds.clone(),
     };
-    // A trace shows every syscall: none is answered in the guest.
-    pico_vm::set_fast_syscalls(!options.exit_every_syscall && !options.trace);
+    pico_vm::set_fast_syscalls(!options.exit_every_syscall);
     let mut process = match Process::new(&config) {
         Ok(p) => p,
         Err(ExecError::NotFound(p)) => {

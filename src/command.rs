@@ -321,8 +321,7 @@ impl Command {
             trace: self.trace,
             stats: self.stats,
             exitless: self.exitless,
-            // A trace shows every syscall: none is answered in the guest.
-            fast_syscalls: self.fast_syscalls && !self.trace,
+            fast_syscalls: self.fast_syscalls,
         };
         let (report_read, report_write) = os::pipe()?;
         let (lifeline, lifeline_theirs) = os::socketpair()?;

@@ -93,6 +93,10 @@ impl Process {
         // EPIPE comes back as an errno and the driver raises the guest's SIGPIPE.
         crate::host::set_host_disposition(libc::SIGPIPE, true);
         crate::exitless::set_enabled(config.exitless);
+        // A trace shows every syscall: none is answered in the guest.
+        if config.trace {
+            pico_vm::set_fast_syscalls(false);
+        }
         let mut vm = Vm::new().map_err(ExecError::Vm)?;
         let loaded = exec::load(&mut vm, &config.program, &config.args, &config.env)?;
         let mut vcpu = vm
