@@ -45,6 +45,7 @@ per_libc!(
     segv_null,
     segv_ro,
     segv_unmapped,
+    segv_apic,
     abort,
     raise_ign,
     time,
@@ -174,6 +175,15 @@ fn segv_ro(v: Variant) {
 
 fn segv_unmapped(v: Variant) {
     dies_of("segv_unmapped", v, SIGSEGV, "unmapped, now reading");
+}
+
+fn segv_apic(v: Variant) {
+    dies_of(
+        "segv_apic",
+        v,
+        SIGSEGV,
+        "mapped 0xf0000000, now reading 0xfee00000",
+    );
 }
 
 fn abort(v: Variant) {

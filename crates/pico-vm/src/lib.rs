@@ -7,6 +7,7 @@
 //! exits ([`Exit`]). It is the only crate that issues KVM ioctls or touches
 //! guest memory through host pointers.
 
+mod apic;
 mod cpu;
 mod cpuid_cache;
 mod descriptors;

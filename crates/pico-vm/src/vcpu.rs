@@ -151,6 +151,12 @@ impl Vcpu {
             .map_err(VmError::kvm("KVM_SET_CPUID2"))?;
         let sregs = fd.get_sregs().map_err(VmError::kvm("KVM_GET_SREGS"))?;
         let mut sregs = cpu::initial_sregs(sregs, cpu::has_fsgsbase(cpuid), slot);
+        if features.apic_in_kernel {
+            sregs.apic_base = crate::apic::DISABLED_BASE;
+            if id != 0 {
+                crate::apic::make_runnable(&fd).map_err(VmError::kvm("KVM_SET_MP_STATE"))?;
+            }
+        }
         sregs.fs.base = fs_base;
         sregs.gs.base = gs_base;
         fd.set_sregs(&sregs)

@@ -66,6 +66,8 @@ pub struct Features {
     /// vCPUs answer some syscalls in their fast page (see
     /// [`set_fast_syscalls`]).
     pub fast_syscalls: bool,
+    /// The VM has an in-kernel APIC, kept disabled (see `apic.rs`).
+    pub apic_in_kernel: bool,
 }
 
 static FAST_SYSCALLS_OFF: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -185,6 +187,14 @@ fn open_kvm() -> Result<Kvm, VmError> {
     Ok(unsafe { Kvm::from_raw_fd(dup) })
 }
 
+/// A new VM, with an in-kernel APIC if `features` asks for one and KVM
+/// gives it (`features` then says whether it did).
+fn create_vm_fd(kvm: &Kvm, features: &mut Features) -> Result<Arc<VmFd>, VmError> {
+    let fd = retry_eintr(|| kvm.create_vm()).map_err(VmError::kvm("KVM_CREATE_VM"))?;
+    features.apic_in_kernel = features.apic_in_kernel && crate::apic::enable(&fd);
+    Ok(Arc::new(fd))
+}
+
 impl Vm {
     /// A new VM with no user memory. Its vCPU 0 is prepared on a helper
     /// thread meanwhile (see `setup.rs`): [`Vm::create_vcpu`] takes it.
@@ -195,9 +205,10 @@ impl Vm {
         }
         let sync_regs =
             kvm.check_extension_int(Cap::SyncRegs) & kvm_bindings::KVM_SYNC_X86_REGS as i32 != 0;
-        let features = Features {
+        let mut features = Features {
             sync_regs,
             fast_syscalls: !FAST_SYSCALLS_OFF.load(std::sync::atomic::Ordering::Relaxed),
+            apic_in_kernel: crate::apic::wanted(&kvm),
         };
         let memory = Memory::new().map_err(|source| VmError::Memory {
             op: "reserve window",
@@ -208,7 +219,7 @@ impl Vm {
             source,
         })?;
         let setup = crate::setup::take_early().unwrap_or_else(|| Setup::start(kvm.clone()));
-        let fd = Arc::new(retry_eintr(|| kvm.create_vm()).map_err(VmError::kvm("KVM_CREATE_VM"))?);
+        let fd = create_vm_fd(&kvm, &mut features)?;
         setup.give_vm(fd.clone(), kernel.clone(), features);
         let mut vm = Vm {
             fd,
@@ -367,8 +378,7 @@ impl Vm {
     /// parent (KVM refuses a VM from another mm). Builds a new VM over this
     /// process's copy-on-write copy of the guest memory and kernel area.
     pub fn renew_after_fork(&mut self) -> Result<(), VmError> {
-        self.fd =
-            Arc::new(retry_eintr(|| self.kvm.create_vm()).map_err(VmError::kvm("KVM_CREATE_VM"))?);
+        self.fd = create_vm_fd(&self.kvm, &mut self.features)?;
         self.tsc_offset = OnceLock::new();
         // A vCPU of the parent's VM, had it not been taken, is of no use.
         *self.prepared_vcpu() = None;
