@@ -87,7 +87,7 @@ fn start(plan: &Plan, status: RawFd) -> Result<Process, Failure> {
     set_up(plan, status).map_err(|e| io_failure(FailKind::Picorun, e, String::new()))?;
     // The descriptors are final: the VM's set-up can start (see
     // `pico_vm::prewarm`).
-    pico_vm::prewarm();
+    let _ = pico_vm::prewarm(None);
     // Under a root, the working directory is the guest's, set once the
     // root is installed, and the program was checked inside it.
     if let (Some(cwd), None) = (&plan.cwd, &plan.root) {

@@ -145,6 +145,53 @@ fn check_confinement_refuses_dangerous_host_syscalls() {
     }
 }
 
+/// A running guest's host process is confined, every thread of it (the
+/// seccomp filter is installed by the set-up helper thread for all), and
+/// not with `--no-confine`.
+#[test]
+fn a_running_guest_is_confined_in_every_thread() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    for (option, expected) in [(None, "2"), (Some("--no-confine"), "0")] {
+        let mut child = std::process::Command::new(picorun())
+            .args(option)
+            .args(["/bin/sh", "-c", "echo up; read x; true"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line, "up\n");
+        let tasks = std::fs::read_dir(format!("/proc/{}/task", child.id())).unwrap();
+        let mut threads = 0;
+        for task in tasks {
+            let status = std::fs::read_to_string(task.unwrap().path().join("status")).unwrap();
+            let field = |name: &str| {
+                status
+                    .lines()
+                    .find_map(|l| l.strip_prefix(name))
+                    .map(|v| v.trim().to_string())
+            };
+            assert_eq!(
+                field("Seccomp:").as_deref(),
+                Some(expected),
+                "{option:?}: {status}"
+            );
+            if option.is_none() {
+                assert_eq!(field("NoNewPrivs:").as_deref(), Some("1"), "{status}");
+            }
+            threads += 1;
+        }
+        // The guest's thread and the clock's at least.
+        assert!(threads >= 2, "{threads} threads");
+        drop(child.stdin.take());
+        assert!(child.wait().unwrap().success());
+    }
+}
+
 /// With `--root`, Landlock also keeps picorun's own file access inside the
 /// guest's files: a host file outside the root cannot be opened even by the
 /// driver (the same open works unconfined: it is /etc/passwd).

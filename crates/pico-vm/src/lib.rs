@@ -31,7 +31,7 @@ pub use memory::{Access, CstrError, Fault, FileMapping, MappedFile, Memory, Regi
 pub use postbox::{PostBox, Request};
 pub use setup::spawn_quiet;
 pub use vcpu::{Deferred, EntryMode, ExceptionInfo, Exit, FastState, KickHandle, Vcpu};
-pub use vm::{prewarm, set_fast_syscalls, CpuState, Features, Vm};
+pub use vm::{prewarm, set_fast_syscalls, AfterSetup, CpuState, Features, Vm};
 
 /// The host's time-stamp counter (what the guest's reads are offset from).
 pub fn host_tsc() -> u64 {

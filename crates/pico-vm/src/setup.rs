@@ -11,6 +11,9 @@
 //! ([`start_early`], by `prewarm`), so the table is fetched while it parses
 //! its arguments.
 //!
+//! Once done with vCPU 0, the helper can do one more piece of the
+//! caller's work ([`AfterSetup`]; the CLI confines the process there).
+//!
 //! The helper only ever helps: each piece of work is done by whichever
 //! thread gets to it first, so when the creating thread needs the vCPU
 //! and the helper has not started (no idle CPU, a busy host), it does the
@@ -47,6 +50,11 @@ enum Stage<I, O> {
     Done(O),
 }
 
+/// Work the helper thread does once vCPU 0 is set up (or taken over by the
+/// creating thread), while the creating thread finishes loading the
+/// program.
+pub type AfterSetup = Box<dyn FnOnce() + Send>;
+
 /// What creating and setting up vCPU 0 takes: the VM, its kernel area and
 /// its features.
 type VcpuJob = (Arc<VmFd>, Arc<KernelArea>, Features);
@@ -73,8 +81,9 @@ pub(crate) struct Setup(Option<Arc<Shared>>);
 
 impl Setup {
     /// Starts preparing: the CPUID table at once, vCPU 0 once
-    /// [`Setup::give_vm`] hands over the VM.
-    pub fn start(kvm: Arc<Kvm>) -> Setup {
+    /// [`Setup::give_vm`] hands over the VM, then `after`. Without a helper
+    /// thread, `after` comes back for the caller to do.
+    pub fn start(kvm: Arc<Kvm>, after: Option<AfterSetup>) -> (Setup, Option<AfterSetup>) {
         let shared = Arc::new(Shared {
             jobs: Mutex::new(Jobs {
                 cpuid: Stage::Todo(()),
@@ -85,12 +94,32 @@ impl Setup {
             kvm,
         });
         let helper = shared.clone();
-        match spawn_quiet("pico-vcpu-setup", move || helper.help()) {
-            Ok(thread) => move_off_this_cpu(&thread),
+        // The job travels to the helper through this cell, and back if the
+        // thread cannot be started.
+        let job = Arc::new(Mutex::new(after));
+        let job_for_helper = job.clone();
+        let help = move || {
+            helper.help();
+            let after = job_for_helper
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take();
+            if let Some(after) = after {
+                after();
+            }
+        };
+        let returned = match spawn_quiet("pico-vcpu-setup", help) {
+            Ok(thread) => {
+                move_off_this_cpu(&thread);
+                None
+            }
             // The work is done on the caller's thread instead.
-            Err(e) => log::debug!("vCPU set-up thread: {e}"),
-        }
-        Setup(Some(shared))
+            Err(e) => {
+                log::debug!("vCPU set-up thread: {e}");
+                job.lock().unwrap_or_else(|p| p.into_inner()).take()
+            }
+        };
+        (Setup(Some(shared)), returned)
     }
 
     /// Hands over the VM (with its kernel area and features), whose vCPU 0
@@ -236,9 +265,10 @@ static EARLY: Mutex<Option<(u32, Setup)>> = Mutex::new(None);
 /// so that the CPUID table (the costliest question to KVM under PVM) is
 /// fetched while the process is still busy with other things;
 /// [`take_early`] hands the set-up to that VM.
-pub(crate) fn start_early(kvm: Arc<Kvm>) {
-    let setup = Setup::start(kvm);
+pub(crate) fn start_early(kvm: Arc<Kvm>, after: Option<AfterSetup>) -> Option<AfterSetup> {
+    let (setup, returned) = Setup::start(kvm, after);
     *EARLY.lock().unwrap_or_else(|p| p.into_inner()) = Some((std::process::id(), setup));
+    returned
 }
 
 /// The set-up [`start_early`] started in this process, if not taken yet.

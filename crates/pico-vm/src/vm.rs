@@ -16,6 +16,7 @@ use crate::layout::{KERNEL_BASE, KERNEL_SIZE, SLOT_CHUNK, WINDOW_SIZE};
 use crate::memory::Memory;
 use crate::memory::{PROT_EXEC, PROT_READ, PROT_WRITE};
 use crate::paging::DIRECTORY_SPAN;
+pub use crate::setup::AfterSetup;
 use crate::setup::{ReadyVcpu, Setup};
 use crate::vcpu::Vcpu;
 use crate::vdso::{self, Vvar, VDSO};
@@ -77,10 +78,15 @@ static FAST_SYSCALLS_OFF: std::sync::atomic::AtomicBool = std::sync::atomic::Ato
 /// process parses its arguments and prepares. Call it as soon as the
 /// process knows it will run a guest; any error is left for the VM's
 /// creation to report.
-pub fn prewarm() {
-    if let Ok(kvm) = open_kvm() {
-        crate::setup::start_early(Arc::new(kvm));
-    }
+///
+/// `after` is work for the helper once vCPU 0 is set up; it comes back
+/// (`Err`) if there is no helper to do it.
+pub fn prewarm(after: Option<AfterSetup>) -> Result<(), AfterSetup> {
+    let returned = match open_kvm() {
+        Ok(kvm) => crate::setup::start_early(Arc::new(kvm), after),
+        Err(_) => after,
+    };
+    returned.map_or(Ok(()), Err)
 }
 
 /// Whether VMs created from now on in this host process (and its forked
@@ -218,7 +224,7 @@ impl Vm {
             op: "kernel area",
             source,
         })?;
-        let setup = crate::setup::take_early().unwrap_or_else(|| Setup::start(kvm.clone()));
+        let setup = crate::setup::take_early().unwrap_or_else(|| Setup::start(kvm.clone(), None).0);
         let fd = create_vm_fd(&kvm, &mut features)?;
         setup.give_vm(fd.clone(), kernel.clone(), features);
         let mut vm = Vm {
