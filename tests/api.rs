@@ -369,11 +369,7 @@ fn pico_processes_are_confined() {
             .confine(confine)
             .spawn()
             .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line, "up\n");
+        common::expect_first_line(child.stdout.take(), "up\n");
         let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
         let seccomp = status
             .lines()

@@ -150,7 +150,6 @@ fn check_confinement_refuses_dangerous_host_syscalls() {
 /// not with `--no-confine`.
 #[test]
 fn a_running_guest_is_confined_in_every_thread() {
-    use std::io::{BufRead, BufReader};
     use std::process::Stdio;
     for (option, expected) in [(None, "2"), (Some("--no-confine"), "0")] {
         let mut child = std::process::Command::new(picorun())
@@ -160,11 +159,7 @@ fn a_running_guest_is_confined_in_every_thread() {
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line, "up\n");
+        common::expect_first_line(child.stdout.take(), "up\n");
         let tasks = std::fs::read_dir(format!("/proc/{}/task", child.id())).unwrap();
         let mut threads = 0;
         for task in tasks {

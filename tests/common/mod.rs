@@ -81,3 +81,15 @@ pub fn inherit_only_stdio() {
         }
     }
 }
+
+/// Reads the first line `child` writes to its piped stdout and checks it:
+/// the child is then up and running.
+#[allow(dead_code)]
+pub fn expect_first_line(stdout: Option<std::process::ChildStdout>, expected: &str) {
+    use std::io::{BufRead, BufReader};
+    let mut line = String::new();
+    BufReader::new(stdout.expect("a piped stdout"))
+        .read_line(&mut line)
+        .expect("read the child's first line");
+    assert_eq!(line, expected);
+}
