@@ -175,8 +175,12 @@ fn seccomp() -> Result<(), String> {
 enum Confinement {
     Off,
     Here,
-    /// The helper sends the seccomp result when it is done.
-    OnHelper(std::sync::mpsc::Receiver<Result<(), String>>),
+    /// Whichever of the helper and this thread claims it first confines;
+    /// the helper sends its result.
+    OnHelper {
+        claimed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+        result: std::sync::mpsc::Receiver<Result<(), String>>,
+    },
 }
 
 impl Confinement {
@@ -191,22 +195,32 @@ impl Confinement {
             };
         }
         let (done, result) = std::sync::mpsc::sync_channel(1);
+        let claimed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let claimed_by_helper = claimed.clone();
         let job: pico_vm::AfterSetup = Box::new(move || {
-            let _ = done.send(seccomp());
+            if !claimed_by_helper.swap(true, std::sync::atomic::Ordering::AcqRel) {
+                let _ = done.send(seccomp());
+            }
         });
         match pico_vm::prewarm(Some(job)) {
-            Ok(()) => Confinement::OnHelper(result),
+            Ok(()) => Confinement::OnHelper { claimed, result },
             Err(_) => Confinement::Here,
         }
     }
 
-    /// Confines the process, or waits until the helper has.
+    /// Confines the process, or waits until the helper has (if it has
+    /// started to: a helper that got no CPU yet does not delay the start).
     fn finish(self, options: &Options) -> Result<(), String> {
         match self {
             Confinement::Off => Ok(()),
             Confinement::Here => confine(options),
-            // The helper ended without sending (it panicked): done here.
-            Confinement::OnHelper(result) => result.recv().unwrap_or_else(|_| confine(options)),
+            Confinement::OnHelper { claimed, result } => {
+                if !claimed.swap(true, std::sync::atomic::Ordering::AcqRel) {
+                    return confine(options);
+                }
+                // The helper ended without sending (it panicked): done here.
+                result.recv().unwrap_or_else(|_| confine(options))
+            }
         }
     }
 }
