@@ -71,8 +71,13 @@ pub fn start_guest(program: &Path) -> picorun::Process {
 pub struct FloorGuest {
     // Field order is drop order: the vCPU goes before its VM.
     vcpu: Vcpu,
-    _vm: Vm,
+    vm: Vm,
 }
+
+/// Where the floor guest has a buffer the host can read a file into.
+const FLOOR_BUFFER: u64 = 0x100_0000;
+/// Its size: the chunk of `micro.c`'s `read` benchmark.
+pub const FLOOR_BUFFER_LEN: usize = 64 << 10;
 
 /// `mov eax, 110; syscall; jmp back`.
 const FLOOR_LOOP: [u8; 9] = [0xb8, 110, 0, 0, 0, 0x0f, 0x05, 0xeb, 0xf7];
@@ -88,8 +93,15 @@ impl FloorGuest {
         vm.protect(code, 0x1000, PROT_READ | PROT_EXEC).unwrap();
         vm.map_anon(0x80_0000, 0x1000, PROT_READ | PROT_WRITE, false)
             .unwrap();
+        vm.map_anon(
+            FLOOR_BUFFER,
+            FLOOR_BUFFER_LEN as u64,
+            PROT_READ | PROT_WRITE,
+            false,
+        )
+        .unwrap();
         let vcpu = vm.create_vcpu(0, code, 0x80_1000).unwrap();
-        FloorGuest { vcpu, _vm: vm }
+        FloorGuest { vcpu, vm }
     }
 
     /// One `syscall` → VM exit → return to the guest.
@@ -97,5 +109,21 @@ impl FloorGuest {
         let exit = self.vcpu.run().unwrap();
         assert_eq!(exit, Exit::Syscall);
         self.vcpu.finish_syscall(0).unwrap();
+    }
+
+    /// One round trip whose exit the host serves by reading up to
+    /// [`FLOOR_BUFFER_LEN`] bytes of `fd` straight into guest memory, as
+    /// picorun serves a guest's `read`, with none of picorun's own code:
+    /// the exit plus a native read. Returns what `read` returned.
+    pub fn round_trip_reading(&mut self, fd: std::os::fd::RawFd) -> isize {
+        let exit = self.vcpu.run().unwrap();
+        assert_eq!(exit, Exit::Syscall);
+        let buffer = self.vm.memory().host_base() + FLOOR_BUFFER;
+        // SAFETY: the guest range [FLOOR_BUFFER, +FLOOR_BUFFER_LEN) was
+        // mapped read-write in `new` and stays mapped while `self.vm`
+        // lives; the host mapping is plain memory the kernel may write.
+        let got = unsafe { libc::read(fd, buffer as *mut libc::c_void, FLOOR_BUFFER_LEN) };
+        self.vcpu.finish_syscall(got as u64).unwrap();
+        got
     }
 }

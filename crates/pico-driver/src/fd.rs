@@ -189,7 +189,15 @@ impl FdTable {
 
     /// The host descriptor behind guest `fd`, or `EBADF`.
     pub fn host(&self, fd: u64) -> Result<RawFd, Errno> {
-        self.slot(fd).map(|s| s.file.as_raw_fd())
+        // Read in place: every read and write asks, and a copy of the slot
+        // would cost an Arc count up and down for a number.
+        let i = index(fd)?;
+        self.lock()
+            .slots
+            .get(i)
+            .and_then(Option::as_ref)
+            .map(|s| s.file.as_raw_fd())
+            .ok_or(Errno::EBADF)
     }
 
     /// The host file behind guest `fd`, kept open while the caller holds it.

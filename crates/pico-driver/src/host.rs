@@ -36,7 +36,12 @@ impl GuestBuf {
         if usable == 0 && len > 0 {
             return Err(Errno::EFAULT);
         }
-        GuestBuf::new(mem, addr, usable, access)
+        // `accessible_len` has checked the range (inside the window, mapped
+        // for `access`): no second walk over the regions.
+        Ok(GuestBuf {
+            ptr: (mem.host_base() + addr) as *mut u8,
+            len: usable as usize,
+        })
     }
 
     /// A guest range of whole pages the guest has mapped, whatever their

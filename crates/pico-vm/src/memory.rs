@@ -436,7 +436,7 @@ impl Memory {
             Access::Write => PROT_WRITE,
         };
         let mut at = addr;
-        for (s, e, r) in self.regions.overlapping(addr, end) {
+        for (s, e, r) in self.regions.pieces(addr, end) {
             if s != at || r.prot & want == 0 {
                 break;
             }

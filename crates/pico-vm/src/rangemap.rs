@@ -64,28 +64,37 @@ impl<V: Clone + PartialEq> RangeMap<V> {
 
     /// The pieces of `[start, end)` that are mapped, clipped to it, in order.
     pub fn overlapping(&self, start: u64, end: u64) -> Vec<(u64, u64, V)> {
-        let mut out = Vec::new();
-        if start >= end {
-            return out;
-        }
+        self.pieces(start, end)
+            .map(|(s, e, v)| (s, e, v.clone()))
+            .collect()
+    }
+
+    /// Like [`RangeMap::overlapping`], borrowing the values: no allocation,
+    /// for the checks on every guest buffer a syscall names.
+    pub fn pieces(&self, start: u64, end: u64) -> impl Iterator<Item = (u64, u64, &V)> + '_ {
         let first = self
             .map
             .range(..=start)
             .next_back()
             .filter(|(_, (e, _))| *e > start)
-            .map(|(&s, _)| s)
-            .unwrap_or(start);
-        for (&s, (e, v)) in self.map.range(first..end) {
-            out.push((s.max(start), (*e).min(end), v.clone()));
-        }
-        out
+            .map_or(start, |(&s, _)| s);
+        // An empty range yields nothing (and `first..end` must not be
+        // built backwards, which BTreeMap::range rejects).
+        let keys = if start < end {
+            first..end
+        } else {
+            start..start
+        };
+        self.map
+            .range(keys)
+            .map(move |(&s, (e, v))| (s.max(start), (*e).min(end), v))
     }
 
     /// Whether every byte of `[start, end)` is mapped with a value `ok` accepts.
     pub fn covered(&self, start: u64, end: u64, ok: impl Fn(&V) -> bool) -> bool {
         let mut at = start;
-        for (s, e, v) in self.overlapping(start, end) {
-            if s != at || !ok(&v) {
+        for (s, e, v) in self.pieces(start, end) {
+            if s != at || !ok(v) {
                 return false;
             }
             at = e;
@@ -95,7 +104,7 @@ impl<V: Clone + PartialEq> RangeMap<V> {
 
     /// Whether nothing in `[start, end)` is mapped.
     pub fn is_free(&self, start: u64, end: u64) -> bool {
-        self.overlapping(start, end).is_empty()
+        self.pieces(start, end).next().is_none()
     }
 
     /// The value at `addr`, with its range.
@@ -188,6 +197,22 @@ mod tests {
         assert_eq!(m.find_gap_below(0x1000, 0, 0x20000, 0x1000), Some(0x1f000));
         assert_eq!(m.find_gap_below(0x9000, 0, 0x10000, 0x1000), None);
         assert_eq!(m.find_gap_below(0x8000, 0, 0x10000, 0x1000), Some(0));
+    }
+
+    #[test]
+    fn overlapping_pieces_are_clipped_to_the_range() {
+        let mut m = RangeMap::new();
+        m.insert(0x1000, 0x3000, 1);
+        m.insert(0x4000, 0x6000, 2);
+        assert_eq!(
+            m.overlapping(0x2000, 0x5000),
+            vec![(0x2000, 0x3000, 1), (0x4000, 0x5000, 2)]
+        );
+        assert!(m.overlapping(0x3000, 0x4000).is_empty());
+        // An empty or backwards range names nothing.
+        assert!(m.overlapping(0x2000, 0x2000).is_empty());
+        assert!(m.overlapping(0x5000, 0x2000).is_empty());
+        assert!(m.is_free(0x5000, 0x2000));
     }
 
     #[test]
