@@ -57,6 +57,9 @@ pub fn run(command: &[OsString], options: &Options) -> ExitCode {
     if !options.policy.is_unrestricted() {
         return run_sandboxed(command, options);
     }
+    // No policy, so no process limit the teardown process could count
+    // against (see pico_driver::retire).
+    pico_driver::retire::allow_detached_teardown();
     // This process runs the guest: its first VM's set-up starts now, on a
     // helper thread. (Not before the fork above: the guest process closes
     // the descriptors it inherits, /dev/kvm's among them.)

@@ -207,3 +207,48 @@ fn check_confinement_with_a_root_refuses_host_files() {
         "{out}"
     );
 }
+
+/// Once picorun has exited, the program's descriptors are closed, as a
+/// native process's are when `wait` returns, although the VM's teardown
+/// may still be going on in a process of its own: a lock the program's
+/// child took on a shared open file is free at once, and its stdout pipe
+/// is at end-of-file (not "would block").
+#[test]
+fn an_ended_guest_holds_no_descriptor() {
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+    use std::process::Stdio;
+    let dir = TempDir::new("cli-flock");
+    let lock = dir.path().join("lock");
+    for variant in [Variant::GlibcStatic, Variant::MuslStatic] {
+        let mut child = std::process::Command::new(picorun())
+            .arg(fixture("flock_exit", variant))
+            .arg(&lock)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = child.stdout.take().unwrap();
+        assert!(child.wait().unwrap().success(), "{variant:?}");
+        // SAFETY: fcntl on a descriptor this test owns; no memory involved.
+        let nonblocking = unsafe {
+            let flags = libc::fcntl(stdout.as_raw_fd(), libc::F_GETFL);
+            libc::fcntl(stdout.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK)
+        };
+        assert_eq!(nonblocking, 0);
+        let mut output = String::new();
+        stdout
+            .read_to_string(&mut output)
+            .unwrap_or_else(|e| panic!("{variant:?}: stdout not at end-of-file: {e}"));
+        assert_eq!(output, "locked\n", "{variant:?}");
+        let file = std::fs::File::open(&lock).unwrap();
+        // SAFETY: flock on a descriptor this test owns.
+        let locked = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        assert_eq!(
+            locked,
+            0,
+            "{variant:?}: the lock is still held: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}

@@ -156,11 +156,12 @@ impl Process {
     /// down here: the host's exit closes and unmaps everything anyway, and
     /// does it faster (dropping the VM first and then unmapping the guest's
     /// memory took ~0.1 ms more of a static hello-world's exit, measured).
-    /// In a forked child, the parent also takes the VM, to destroy once
-    /// this process is gone (see `crate::retire`).
+    /// Where allowed, a process of its own does the teardown once this one
+    /// is gone; otherwise, in a forked child, the parent takes the VM, to
+    /// destroy once this process is gone (see `crate::retire`).
     pub fn release_for_exit(self) {
         hostsig::clear_kick();
-        crate::retire::hand_over(&self.task.vm);
+        crate::retire::at_exit(&self.task.vm);
         std::mem::forget(self);
     }
 

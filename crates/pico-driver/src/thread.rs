@@ -118,7 +118,7 @@ pub fn spawn(
             let _ = started.send(Ok(tid));
             let mut process = Process::from_task(task);
             if let Some(outcome) = process.run_thread() {
-                crate::retire::hand_over(&process.into_task().vm);
+                crate::retire::at_exit(&process.into_task().vm);
                 host::finish(outcome);
             }
             let task = process.into_task();
