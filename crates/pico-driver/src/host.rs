@@ -39,7 +39,7 @@ impl GuestBuf {
         // `accessible_len` has checked the range (inside the window, mapped
         // for `access`): no second walk over the regions.
         Ok(GuestBuf {
-            ptr: (mem.host_base() + addr) as *mut u8,
+            ptr: mem.host_base().wrapping_add(addr) as *mut u8,
             len: usable as usize,
         })
     }

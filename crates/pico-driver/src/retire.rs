@@ -181,14 +181,14 @@ fn close(fd: RawFd) {
 }
 
 /// The process [`detach_teardown`] starts.
-pub mod teardown {
+mod teardown {
     use std::os::fd::RawFd;
     use std::sync::atomic::{AtomicU32, Ordering};
 
     use pico_abi::Errno;
 
     /// Its name (comm), for `ps` and for tests that look for leftovers.
-    pub const NAME: &std::ffi::CStr = c"pico-teardown";
+    const NAME: &std::ffi::CStr = c"pico-teardown";
 
     /// Its stack: it needs a few hundred bytes.
     const STACK_SIZE: usize = 16 << 10;
