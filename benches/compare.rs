@@ -500,7 +500,7 @@ const RAW_READ_PASSES: usize = 5;
 /// memory. The median over [`RAW_READ_PASSES`] passes, in nanoseconds.
 ///
 /// A native read right after a VM exit costs more than one in a tight
-/// native loop (caches and predictors after the world switch): this
+/// native loop (presumably cold caches or TLB after the world switch): this
 /// measures the exits and the reads together, so comparing picorun with
 /// it leaves only what picorun's own code adds.
 fn measure_raw_read(file: &Path) -> f64 {

@@ -15,7 +15,7 @@
 //! - where the CLI allows it ([`allow_detached_teardown`]), a process that
 //!   ends leaves all of it — the VM and the guest's memory — to a small
 //!   process of its own that outlives it by that half millisecond (see
-//!   [`detach_teardown`]): whoever waits for picorun, a shell or a guest
+//!   `detach_teardown`): whoever waits for picorun, a shell or a guest
 //!   parent, gets the exit status without waiting for KVM.
 //!
 //! Everything here is best effort: if a thread, socket or pidfd cannot be
@@ -39,7 +39,7 @@ static PARENT_SEND: AtomicI32 = AtomicI32::new(-1);
 static DETACH: AtomicBool = AtomicBool::new(false);
 
 /// Lets this process, and the processes it forks, leave their teardown to
-/// a process of their own ([`detach_teardown`]). The CLI calls it when
+/// a process of their own (`detach_teardown`). The CLI calls it when
 /// it runs a guest without a policy: not under a process limit, where
 /// the teardown process would count against the guest, and not as a pid
 /// namespace's init, which would adopt the teardown processes and could
@@ -180,7 +180,7 @@ fn close(fd: RawFd) {
     }
 }
 
-/// The process [`detach_teardown`] starts.
+/// The process `detach_teardown` starts.
 mod teardown {
     use std::os::fd::RawFd;
     use std::sync::atomic::{AtomicU32, Ordering};
